@@ -1,1 +1,80 @@
-fn main(){}
+//! The `corral` command: runs the ZooKeeper-compatible server.
+//!
+//! `corral` alone serves with the built-in defaults (127.0.0.1:2181, `./data`);
+//! `corral serve --config FILE --set KEY=VALUE ...` loads a zoo.cfg or
+//! corral TOML file and applies overrides. Subcommands are an enum so tools
+//! (`bench`, `log dump`, `snapshot info`, `verify`) can be added beside
+//! `serve`.
+
+use clap::{Args, Parser, Subcommand};
+use corral::config::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tracing_subscriber::EnvFilter;
+
+/// A ZooKeeper-compatible coordination service.
+#[derive(Debug, Parser)]
+#[command(
+    name = "corral",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options for serving when no subcommand is given (`corral --config F`).
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (the default when no subcommand is given).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Config file: `*.toml` is corral's format, anything else a ZooKeeper
+    /// zoo.cfg. Without one, corral serves on 127.0.0.1:2181 with ./data.
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one setting after the file, e.g. `--set clientPort=2182`
+    /// (zoo.cfg key names; repeatable, later wins).
+    #[arg(short, long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("corral: error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`).
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref(), &args.set)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(corral::shell::serve(config))
+}

@@ -14,7 +14,11 @@ pub enum DecodeError {
     NegativeLength { offset: usize, len: i32 },
     /// A length prefix larger than what is left of the frame.
     #[error("length {len} at offset {offset} exceeds the {left} bytes left")]
-    TooLarge { offset: usize, len: usize, left: usize },
+    TooLarge {
+        offset: usize,
+        len: usize,
+        left: usize,
+    },
     /// A string that is not UTF-8.
     #[error("invalid UTF-8 in string at offset {offset}")]
     InvalidUtf8 { offset: usize },

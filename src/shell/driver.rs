@@ -1,0 +1,181 @@
+//! The single task that owns the core server: it feeds inputs in arrival
+//! order, runs the log stage, and routes released outputs to connections.
+
+use super::fourlw;
+use super::now_ms;
+use crate::config::Config;
+use crate::core::server::{Out, Server, Settings};
+use crate::core::ConnId;
+use crate::storage::{MemoryLog, TxnLog};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tracing::error;
+
+/// What connection tasks tell the driver.
+pub enum Input {
+    /// A connection sent its handshake.
+    Handshake {
+        conn: ConnId,
+        peer: SocketAddr,
+        body: Vec<u8>,
+        to_conn: mpsc::UnboundedSender<ToConn>,
+    },
+    /// A later frame.
+    Frame { conn: ConnId, body: Vec<u8> },
+    /// The socket is gone.
+    Closed { conn: ConnId },
+    /// A four-letter word to answer.
+    FourLetter {
+        cmd: String,
+        reply: oneshot::Sender<String>,
+    },
+    /// Close every connection and stop.
+    Shutdown { done: oneshot::Sender<()> },
+}
+
+/// What the driver tells a connection task.
+#[derive(Debug)]
+pub enum ToConn {
+    Frame(Vec<u8>),
+    Close,
+}
+
+/// A connection as the shell knows it.
+pub struct ConnHandle {
+    pub peer: SocketAddr,
+    pub tx: mpsc::UnboundedSender<ToConn>,
+}
+
+fn settings(config: &Config) -> Settings {
+    let mut s = Settings::with_tick(config.tick_time_ms as i64);
+    s.server_id = config.server_id.min(254) as u8;
+    s.min_session_timeout_ms = config.min_session_timeout_ms.min(i32::MAX as u64) as i32;
+    s.max_session_timeout_ms = config
+        .max_session_timeout_ms
+        .max(config.min_session_timeout_ms)
+        .min(i32::MAX as u64) as i32;
+    s.super_digest = config.super_digest.clone();
+    s.extended_types = config.extended_types_enabled;
+    s.container_check_interval_ms = config.container_check_interval_ms as i64;
+    s.container_max_per_minute = config.container_max_per_minute;
+    s.container_never_used_ms = config.container_max_never_used_interval_ms as i64;
+    s
+}
+
+/// Driver state shared with the four-letter-word formatter.
+pub struct Driver {
+    pub server: Server,
+    pub conns: HashMap<ConnId, ConnHandle>,
+    pub config: Arc<Config>,
+    pub started_ms: i64,
+    pub client_port: u16,
+    log: Box<dyn TxnLog>,
+}
+
+impl Driver {
+    fn flush(&mut self) {
+        let txns = self.server.take_txns();
+        if !txns.is_empty() {
+            match self.log.append(txns) {
+                Ok(z) => self.server.mark_durable(z),
+                Err(e) => {
+                    // Nothing unlogged may be acknowledged: stop here.
+                    error!(error = %e, "txn log append failed; exiting");
+                    std::process::exit(2);
+                }
+            }
+        }
+        let now = now_ms();
+        while let Some(out) = self.server.pop_out(now) {
+            match out {
+                Out::Send { conn, frame } => {
+                    if let Some(h) = self.conns.get(&conn) {
+                        let _ = h.tx.send(ToConn::Frame(frame));
+                    }
+                }
+                Out::Close { conn } => {
+                    if let Some(h) = self.conns.remove(&conn) {
+                        let _ = h.tx.send(ToConn::Close);
+                    }
+                    self.server.disconnected(conn);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, input: Input) -> Option<oneshot::Sender<()>> {
+        let now = now_ms();
+        match input {
+            Input::Handshake {
+                conn,
+                peer,
+                body,
+                to_conn,
+            } => {
+                self.conns.insert(conn, ConnHandle { peer, tx: to_conn });
+                self.server
+                    .connect(conn, &peer.ip().to_string(), &body, now);
+            }
+            Input::Frame { conn, body } => self.server.request(conn, &body, now),
+            Input::Closed { conn } => {
+                self.conns.remove(&conn);
+                self.server.disconnected(conn);
+            }
+            Input::FourLetter { cmd, reply } => {
+                let _ = reply.send(fourlw::answer(self, &cmd, now));
+            }
+            Input::Shutdown { done } => return Some(done),
+        }
+        None
+    }
+}
+
+/// Runs until the input channel closes or a shutdown arrives.
+pub async fn run(config: Arc<Config>, mut rx: mpsc::Receiver<Input>, client_port: u16) {
+    let started_ms = now_ms();
+    let mut d = Driver {
+        server: Server::new(settings(&config), started_ms),
+        conns: HashMap::new(),
+        config,
+        started_ms,
+        client_port,
+        log: Box::new(MemoryLog::default()),
+    };
+    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let done = tokio::select! {
+            biased;
+            msg = rx.recv() => {
+                let Some(msg) = msg else { break };
+                let mut done = d.handle(msg);
+                // Take whatever else is already queued so one log append and
+                // one write per connection cover the whole batch.
+                let mut n = 0;
+                while done.is_none() && n < 1024 {
+                    match rx.try_recv() {
+                        Ok(m) => done = d.handle(m),
+                        Err(_) => break,
+                    }
+                    n += 1;
+                }
+                done
+            }
+            _ = ticker.tick() => {
+                d.server.tick(now_ms());
+                None
+            }
+        };
+        d.flush();
+        if let Some(done) = done {
+            for (_, h) in d.conns.drain() {
+                let _ = h.tx.send(ToConn::Close);
+            }
+            let _ = done.send(());
+            break;
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The tokio shell: sockets, timers and signals around the deterministic
+//! core.
+//!
+//! Architecture invariant: only this module spawns tasks or reads the clock.
+//! One driver task owns the core [`crate::core::server::Server`]; connection
+//! tasks only frame bytes and pass them to it over a channel, so the core
+//! needs no locks and sees inputs in one total order.
+
+mod connection;
+mod driver;
+pub mod fourlw;
+
+use crate::config::Config;
+use anyhow::Context;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{info, warn};
+
+/// The version string clients and tools see: the ZooKeeper release whose
+/// protocol corral speaks, then corral's own version.
+pub const VERSION: &str = concat!("3.9.3-corral-", env!("CARGO_PKG_VERSION"));
+
+/// Wall-clock milliseconds, the time base of znode stats and session expiry.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Runs a standalone server until SIGTERM or Ctrl-C.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let shutdown = async {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            match signal(SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    };
+    serve_until(config, shutdown).await
+}
+
+/// Runs a standalone server until `shutdown` completes; then closes every
+/// connection after flushing what was queued for it.
+pub async fn serve_until(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let addr = format!("{}:{}", config.client_port_address, config.client_port);
+    let listener = TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding client port {addr}"))?;
+    let local = listener.local_addr()?;
+    let config = Arc::new(config);
+    let (tx, rx) = mpsc::channel(4096);
+    let driver = tokio::spawn(driver::run(config.clone(), rx, local.port()));
+    info!(%local, version = VERSION, "serving clients");
+    // Tests and scripts wait for this exact line.
+    println!("corral: serving clients on {local}");
+
+    let next_conn = AtomicU64::new(1);
+    let limits = connection::Limits::new(&config);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let Some(permit) = limits.admit(peer.ip()) else {
+                        warn!(%peer, max = config.max_client_cnxns, "too many connections from this address, closing");
+                        continue;
+                    };
+                    let id = next_conn.fetch_add(1, Ordering::Relaxed);
+                    let _ = stream.set_nodelay(true);
+                    tokio::spawn(connection::run(id, stream, peer, tx.clone(), config.clone(), permit));
+                }
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+    info!("shutting down: closing client connections");
+    let (done_tx, done_rx) = oneshot::channel();
+    let _ = tx.send(driver::Input::Shutdown { done: done_tx }).await;
+    let _ = done_rx.await;
+    drop(tx);
+    let _ = driver.await;
+    info!("stopped");
+    Ok(())
+}
