@@ -15,7 +15,7 @@ pub use server::{Role, ServerSpec};
 
 use anyhow::{anyhow, bail, Context as _};
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 /// Everything corral's server needs to know at startup, with ZooKeeper's
@@ -176,6 +176,12 @@ impl Config {
     /// is read as a ZooKeeper `zoo.cfg` (Java properties). Derived values
     /// (session timeout bounds, `myid`, the client address) are settled
     /// after every source has been read.
+    ///
+    /// # Errors
+    /// An unreadable or unparsable file, a `--set` without `=`, an invalid
+    /// value for a known key (naming the key and its file and line), an
+    /// unreadable `myid`, or inconsistent settings (e.g. minSessionTimeout
+    /// above maxSessionTimeout).
     pub fn load(file: Option<&Path>, sets: &[String]) -> anyhow::Result<Config> {
         let mut builder = Builder::default();
         if let Some(path) = file {
@@ -265,17 +271,21 @@ impl Config {
             } else {
                 value
             };
-            out.push_str(&format!("{key}={value}\n"));
+            let _ = writeln!(out, "{key}={value}");
             match key.as_str() {
-                "dataDir" => out.push_str(&format!("dataDirSize={}\n", runtime.data_dir_size)),
-                "dataLogDir" => out.push_str(&format!("dataLogSize={}\n", runtime.data_log_size)),
+                "dataDir" => {
+                    let _ = writeln!(out, "dataDirSize={}", runtime.data_dir_size);
+                }
+                "dataLogDir" => {
+                    let _ = writeln!(out, "dataLogSize={}", runtime.data_log_size);
+                }
                 _ => {}
             }
         }
         if !self.servers.is_empty() {
             out.push_str("membership: \n");
             for (id, spec) in &self.servers {
-                out.push_str(&format!("server.{id}={spec}\n"));
+                let _ = writeln!(out, "server.{id}={spec}");
             }
             out.push_str("version=0");
         }

@@ -17,6 +17,9 @@ pub mod tree;
 pub mod txn;
 pub mod watches;
 
+#[cfg(test)]
+mod model_tests;
+
 /// A ZooKeeper transaction id: `epoch << 32 | counter`.
 pub type Zxid = i64;
 /// A session id: the server id in the top byte, then a time-seeded counter.

@@ -97,6 +97,15 @@ pub struct Conn {
     pub stats: ConnStats,
 }
 
+/// Which request a reply answers, and when it arrived.
+#[derive(Debug, Clone, Copy)]
+struct Origin {
+    conn: ConnId,
+    xid: i32,
+    op: i32,
+    now: i64,
+}
+
 /// How a write's reply body is shaped.
 enum Shape {
     Create,
@@ -124,11 +133,10 @@ pub struct Server {
     pub stats: ServerStats,
 }
 
-fn frame(parts: &[&dyn Fn(&mut Vec<u8>)]) -> Vec<u8> {
+/// Builds a length-prefixed frame from whatever `write` appends.
+fn frame(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut out = vec![0u8; 4];
-    for p in parts {
-        p(&mut out);
-    }
+    write(&mut out);
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
     out
@@ -267,22 +275,17 @@ impl Server {
         });
     }
 
-    fn reply(
-        &mut self,
-        conn: ConnId,
-        xid: i32,
-        zxid: Zxid,
-        err: Code,
-        body: Vec<u8>,
-        op: i32,
-        now: i64,
-    ) {
+    fn reply(&mut self, at: Origin, zxid: Zxid, err: Code, body: Vec<u8>) {
+        let Origin { conn, xid, op, now } = at;
         let hdr = ReplyHeader {
             xid,
             zxid,
             err: err.as_i32(),
         };
-        let f = frame(&[&|o| hdr.write(o), &|o| o.extend_from_slice(&body)]);
+        let f = frame(|o| {
+            hdr.write(o);
+            o.extend_from_slice(&body);
+        });
         let needs = self.tree.last_zxid;
         self.push(
             needs,
@@ -307,7 +310,10 @@ impl Server {
             state: state::SYNC_CONNECTED,
             path: path.to_string(),
         };
-        let f = frame(&[&|o| hdr.write(o), &|o| ev.write(o)]);
+        let f = frame(|o| {
+            hdr.write(o);
+            ev.write(o);
+        });
         let needs = self.tree.last_zxid;
         self.push(needs, Out::Send { conn, frame: f }, None);
     }
@@ -428,7 +434,7 @@ impl Server {
             passwd: Some(passwd),
             read_only,
         };
-        let f = frame(&[&|o| resp.write(o)]);
+        let f = frame(|o| resp.write(o));
         let needs = self.tree.last_zxid;
         self.push(needs, Out::Send { conn, frame: f }, None);
     }
@@ -512,15 +518,13 @@ impl Server {
         };
         let zxid = self.log_txn(id, cxid, op, now);
         if let (true, Some((conn, xid))) = (reply, reply_to) {
-            self.reply(
+            let at = Origin {
                 conn,
                 xid,
-                zxid,
-                Code::Ok,
-                Vec::new(),
-                op::CLOSE_SESSION,
+                op: op::CLOSE_SESSION,
                 now,
-            );
+            };
+            self.reply(at, zxid, Code::Ok, Vec::new());
         }
     }
 
@@ -587,16 +591,14 @@ impl Server {
             }
         };
         let body = &body[r.position()..];
+        let at = Origin {
+            conn,
+            xid: hdr.xid,
+            op: hdr.op,
+            now,
+        };
         if !self.sessions.touch(session, now) {
-            self.reply(
-                conn,
-                hdr.xid,
-                self.tree.last_zxid,
-                Code::SessionExpired,
-                Vec::new(),
-                hdr.op,
-                now,
-            );
+            self.reply(at, self.tree.last_zxid, Code::SessionExpired, Vec::new());
             self.unbind(conn);
             self.close(conn);
             return;
@@ -604,18 +606,14 @@ impl Server {
         let (xid, opc) = (hdr.xid, hdr.op);
         let write = match opc {
             op::PING => {
-                self.reply(
-                    conn,
-                    xid::PING,
-                    self.tree.last_zxid,
-                    Code::Ok,
-                    Vec::new(),
-                    opc,
-                    now,
-                );
+                let at = Origin {
+                    xid: xid::PING,
+                    ..at
+                };
+                self.reply(at, self.tree.last_zxid, Code::Ok, Vec::new());
                 return;
             }
-            op::AUTH => return self.auth(conn, xid, body, now),
+            op::AUTH => return self.auth(at, body),
             op::CLOSE_SESSION => {
                 self.close_session(session, xid, Some((conn, xid)), now, true);
                 self.unbind(conn);
@@ -653,20 +651,21 @@ impl Server {
             _ => {
                 let (err, out) = self.read(conn, session, opc, body);
                 let zxid = self.tree.last_zxid;
-                self.reply(conn, xid, zxid, err, out, opc, now);
+                self.reply(at, zxid, err, out);
                 return;
             }
         };
         match write {
-            Ok((req, shape)) => self.write(conn, session, xid, opc, req, shape, now),
+            Ok((req, shape)) => self.write(at, session, req, shape),
             Err(code) => {
                 warn!(conn, op = opc, "undecodable request body");
-                self.reply(conn, xid, self.tree.last_zxid, code, Vec::new(), opc, now);
+                self.reply(at, self.tree.last_zxid, code, Vec::new());
             }
         }
     }
 
-    fn auth(&mut self, conn: ConnId, xid: i32, body: &[u8], now: i64) {
+    fn auth(&mut self, at: Origin, body: &[u8]) {
+        let conn = at.conn;
         let result = read_body::<AuthPacket>(body).and_then(|p| {
             let c = self.conns.get_mut(&conn).ok_or(Code::SystemError)?;
             acl::authenticate(
@@ -677,27 +676,18 @@ impl Server {
             )
         });
         match result {
-            Ok(()) => self.reply(conn, xid, 0, Code::Ok, Vec::new(), op::AUTH, now),
+            Ok(()) => self.reply(at, 0, Code::Ok, Vec::new()),
             Err(_) => {
                 self.stats.auth_failed += 1;
-                self.reply(conn, xid, 0, Code::AuthFailed, Vec::new(), op::AUTH, now);
+                self.reply(at, 0, Code::AuthFailed, Vec::new());
                 self.unbind(conn);
                 self.close(conn);
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn write(
-        &mut self,
-        conn: ConnId,
-        session: SessionId,
-        xid: i32,
-        opc: i32,
-        req: WriteRequest,
-        shape: Shape,
-        now: i64,
-    ) {
+    fn write(&mut self, at: Origin, session: SessionId, req: WriteRequest, shape: Shape) {
+        let Origin { conn, xid, now, .. } = at;
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
@@ -718,7 +708,7 @@ impl Server {
         let applied = self.apply_txn(&txn);
         self.log.push(txn);
         let (err, body) = self.write_reply(&shape, applied);
-        self.reply(conn, xid, zxid, err, body, opc, now);
+        self.reply(at, zxid, err, body);
     }
 
     fn write_reply(&self, shape: &Shape, applied: Applied) -> (Code, Vec<u8>) {

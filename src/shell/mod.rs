@@ -65,10 +65,10 @@ pub async fn serve_until(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    let addr = format!("{}:{}", config.client_port_address, config.client_port);
-    let listener = TcpListener::bind(&addr)
+    let addr = (config.client_port_address.as_str(), config.client_port);
+    let listener = TcpListener::bind(addr)
         .await
-        .with_context(|| format!("binding client port {addr}"))?;
+        .with_context(|| format!("binding client port {}:{}", addr.0, addr.1))?;
     let local = listener.local_addr()?;
     let config = Arc::new(config);
     let (tx, rx) = mpsc::channel(4096);
