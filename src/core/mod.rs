@@ -19,6 +19,8 @@ pub mod watches;
 
 #[cfg(test)]
 mod model_tests;
+#[cfg(test)]
+mod server_tests;
 
 /// A ZooKeeper transaction id: `epoch << 32 | counter`.
 pub type Zxid = i64;

@@ -77,6 +77,10 @@ impl SessionTracker {
 
     /// Picks the id for a new session (not yet in the table).
     pub fn next_session_id(&mut self) -> SessionId {
+        if self.next_id == 0 {
+            // 0 means "no session" on the wire and "not ephemeral" in stats.
+            self.next_id = 1;
+        }
         let id = self.next_id;
         self.next_id += 1;
         id
