@@ -33,7 +33,7 @@ pub fn validate(path: &str, sequential: bool) -> Result<(), InvalidPath> {
         let bad = c == '\0'
             || ('\u{1}'..='\u{1f}').contains(&c)
             || ('\u{7f}'..='\u{9f}').contains(&c)
-            || ('\u{f000}'..='\u{f8ff}').contains(&c)
+            || ('\u{e000}'..='\u{f8ff}').contains(&c)
             || ('\u{fff0}'..='\u{ffff}').contains(&c);
         if bad {
             return Err(InvalidPath("invalid character"));

@@ -234,7 +234,7 @@ fn create(
 
 fn delete(view: &dyn View, ctx: &Ctx, p: &str, version: i32) -> Result<TxnOp, Code> {
     bad_path(p, false)?;
-    if p == "/" {
+    if tree::is_system_path(p) {
         return Err(Code::BadArguments);
     }
     let parent = get(view, path::parent(p))?;
@@ -310,8 +310,15 @@ fn reap(view: &dyn View, p: &str) -> Result<TxnOp, Code> {
 
 fn single(view: &dyn View, ctx: &Ctx, req: &WriteRequest) -> Result<TxnOp, Code> {
     match req {
-        WriteRequest::Create { req, .. } => {
-            create(view, ctx, &req.path, &req.data, &req.acl, req.flags, -1)
+        WriteRequest::Create { op: o, req } => {
+            // Only the createContainer opcode makes containers; ZooKeeper
+            // turns the container flag on create/create2 into a plain node.
+            let flags = if req.flags == create_mode::CONTAINER && *o != op::CREATE_CONTAINER {
+                create_mode::PERSISTENT
+            } else {
+                req.flags
+            };
+            create(view, ctx, &req.path, &req.data, &req.acl, flags, -1)
         }
         WriteRequest::CreateTtl(r) => create(view, ctx, &r.path, &r.data, &r.acl, r.flags, r.ttl),
         WriteRequest::Delete(r) => delete(view, ctx, &r.path, r.version),

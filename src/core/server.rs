@@ -399,7 +399,9 @@ impl Server {
             .get(id)
             .is_some_and(|s| !s.closing && req.passwd.as_deref() == Some(s.password.as_slice()));
         if valid {
-            let timeout = self.sessions.get(id).map_or(timeout, |s| s.timeout_ms);
+            // As in ZooKeeper, the timeout is negotiated again from this
+            // request and the session's expiry follows it from now on.
+            self.sessions.set_timeout(id, timeout);
             self.sessions.touch(id, now);
             self.bind(conn, id);
             info!(
@@ -643,9 +645,16 @@ impl Server {
             op::CHECK => read_body::<CheckVersionRequest>(body)
                 .map(|r| (Shape::Check(r.path.clone()), r))
                 .map(|(s, r)| (WriteRequest::Check(r), s)),
-            op::MULTI => read_body::<MultiRequest>(body).map(|m| {
+            op::MULTI => read_body::<MultiRequest>(body).and_then(|m| {
+                // ZooKeeper cannot deserialize a read inside a write multi.
+                if m.ops
+                    .iter()
+                    .any(|o| matches!(o, MultiOp::GetData(_) | MultiOp::GetChildren(_)))
+                {
+                    return Err(Code::MarshallingError);
+                }
                 let ops = m.ops.iter().map(MultiOp::op_code).collect();
-                (WriteRequest::Multi(m.ops), Shape::Multi(ops))
+                Ok((WriteRequest::Multi(m.ops), Shape::Multi(ops)))
             }),
             op::RECONFIG => Ok((WriteRequest::Reconfig, Shape::Empty)),
             _ => {
@@ -824,10 +833,11 @@ impl Server {
                 let kind = match r.mode {
                     add_watch_mode::PERSISTENT => Kind::Persistent,
                     add_watch_mode::PERSISTENT_RECURSIVE => Kind::Recursive,
-                    _ => return Err(Code::BadArguments),
+                    _ => return Err(Code::MarshallingError),
                 };
                 self.watches.add(session, &r.path, kind);
-                Ok(Vec::new())
+                // ZooKeeper answers addWatch with an ErrorResponse of 0.
+                Ok(encode(&ErrorResponse { err: 0 }))
             }),
             op::CHECK_WATCHES => read_body::<CheckWatchesRequest>(body)
                 .and_then(|r| self.watch_op(session, &r.path, r.watcher_type, false)),
@@ -850,7 +860,13 @@ impl Server {
                     .unwrap_or_default();
                 Ok(encode(&WhoAmIResponse { client_info }))
             }
-            op::MULTI_READ => read_body::<MultiRequest>(body).map(|m| {
+            op::MULTI_READ => read_body::<MultiRequest>(body).and_then(|m| {
+                if m.ops
+                    .iter()
+                    .any(|o| !matches!(o, MultiOp::GetData(_) | MultiOp::GetChildren(_)))
+                {
+                    return Err(Code::MarshallingError);
+                }
                 let results = m
                     .ops
                     .iter()
@@ -868,10 +884,10 @@ impl Server {
                                 Err(c) => MultiResult::Error(c.as_i32()),
                             }
                         }
-                        _ => MultiResult::Error(Code::BadArguments.as_i32()),
+                        _ => MultiResult::Error(Code::MarshallingError.as_i32()),
                     })
                     .collect();
-                encode(&MultiResponse { results })
+                Ok(encode(&MultiResponse { results }))
             }),
             other => {
                 warn!(conn, op = other, "unimplemented opcode");
@@ -1018,7 +1034,11 @@ impl Server {
         wtype: i32,
         remove: bool,
     ) -> Result<Vec<u8>, Code> {
+        // checkWatches counts persistent watches as data and child watches
+        // (ZooKeeper keeps them in both tables); removal by type does not.
         let kinds: &[Kind] = match wtype {
+            watcher_type::CHILDREN if !remove => &[Kind::Child, Kind::Persistent, Kind::Recursive],
+            watcher_type::DATA if !remove => &[Kind::Data, Kind::Persistent, Kind::Recursive],
             watcher_type::CHILDREN => &[Kind::Child],
             watcher_type::DATA => &[Kind::Data],
             watcher_type::ANY => &[Kind::Data, Kind::Child, Kind::Persistent, Kind::Recursive],

@@ -142,6 +142,13 @@ impl SessionTracker {
         true
     }
 
+    /// Changes the timeout future touches use (a re-attach renegotiates it).
+    pub fn set_timeout(&mut self, id: SessionId, timeout_ms: i32) {
+        if let Some(s) = self.sessions.get_mut(&id) {
+            s.timeout_ms = timeout_ms;
+        }
+    }
+
     /// Marks a session as closing so it is not expired twice.
     pub fn set_closing(&mut self, id: SessionId) {
         if let Some(s) = self.sessions.get_mut(&id) {

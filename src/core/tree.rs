@@ -34,6 +34,14 @@ pub fn is_session_owner(owner: i64) -> bool {
     owner != 0 && owner != CONTAINER_OWNER && ttl_of(owner).is_none()
 }
 
+/// The nodes every server has from birth; clients cannot delete them.
+pub fn is_system_path(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+    )
+}
+
 /// The stored form of an ACL list; nodes share identical lists.
 pub type AclList = Arc<Vec<Acl>>;
 
@@ -173,8 +181,13 @@ impl DataTree {
             ("/zookeeper/quota", open),
             ("/zookeeper/config", read_only),
         ] {
-            t.nodes
-                .insert(p.into(), Node::new(Some(Vec::new()), acl, 0, 0, 0));
+            let mut node = Node::new(Some(Vec::new()), acl, 0, 0, 0);
+            if p == "/zookeeper/config" {
+                // ZooKeeper sets this ACL with a setACL at startup, which
+                // leaves aversion at -1.
+                node.aversion = -1;
+            }
+            t.nodes.insert(p.into(), node);
             if p != "/" {
                 if let Some(parent) = t.nodes.get_mut(path::parent(p)) {
                     parent.children.insert(path::name(p).into());
