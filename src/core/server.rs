@@ -226,6 +226,20 @@ impl Server {
         self.tree.last_zxid
     }
 
+    /// Rebuilds state from the txns a log recovered, in zxid order. Sessions
+    /// come back with a full timeout from `now` (as in ZooKeeper), so their
+    /// clients can re-attach; everything replayed is durable by definition.
+    pub fn restore(&mut self, txns: &[Txn], now: i64) {
+        for t in txns {
+            self.apply_txn(t);
+        }
+        for (id, _) in self.sessions.list() {
+            self.sessions.touch(id, now);
+        }
+        self.outbox.clear();
+        self.mark_durable(self.tree.last_zxid);
+    }
+
     /// Txns prepped since the last call, in zxid order, for the log.
     pub fn take_txns(&mut self) -> Vec<Txn> {
         std::mem::take(&mut self.log)

@@ -1,18 +1,19 @@
 //! The single task that owns the core server: it feeds inputs in arrival
 //! order, runs the log stage, and routes released outputs to connections.
 
+use super::committer::Committer;
 use super::fourlw;
 use super::now_ms;
 use crate::config::Config;
 use crate::core::server::{Out, Server, Settings};
+use crate::core::txn::Txn;
 use crate::core::ConnId;
-use crate::storage::{MemoryLog, TxnLog};
+use crate::storage::txlog::TxLog;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
-use tracing::error;
 
 /// What connection tasks tell the driver.
 pub enum Input {
@@ -72,21 +73,14 @@ pub struct Driver {
     pub config: Arc<Config>,
     pub started_ms: i64,
     pub client_port: u16,
-    log: Box<dyn TxnLog>,
+    pub committer: Committer,
 }
 
 impl Driver {
     fn flush(&mut self) {
         let txns = self.server.take_txns();
         if !txns.is_empty() {
-            match self.log.append(txns) {
-                Ok(z) => self.server.mark_durable(z),
-                Err(e) => {
-                    // Nothing unlogged may be acknowledged: stop here.
-                    error!(error = %e, "txn log append failed; exiting");
-                    std::process::exit(2);
-                }
-            }
+            self.committer.submit(txns);
         }
         let now = now_ms();
         while let Some(out) = self.server.pop_out(now) {
@@ -133,22 +127,44 @@ impl Driver {
     }
 }
 
-/// Runs until the input channel closes or a shutdown arrives.
-pub async fn run(config: Arc<Config>, mut rx: mpsc::Receiver<Input>, client_port: u16) {
+/// Runs until the input channel closes or a shutdown arrives. `log` was
+/// opened by the caller and `recovered` is what it held.
+pub async fn run(
+    config: Arc<Config>,
+    mut rx: mpsc::Receiver<Input>,
+    client_port: u16,
+    log: TxLog,
+    recovered: Vec<Txn>,
+) -> std::io::Result<()> {
     let started_ms = now_ms();
+    let mut server = Server::new(settings(&config), started_ms);
+    server.restore(&recovered, started_ms);
+    drop(recovered);
+    let (durable_tx, mut durable_rx) = mpsc::unbounded_channel();
+    let committer = Committer::spawn(log, config.fsync_warning_threshold_ms, move |z| {
+        let _ = durable_tx.send(z);
+    })?;
     let mut d = Driver {
-        server: Server::new(settings(&config), started_ms),
+        server,
         conns: HashMap::new(),
         config,
         started_ms,
         client_port,
-        log: Box::new(MemoryLog::default()),
+        committer,
     };
     let mut ticker = tokio::time::interval(Duration::from_millis(100));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let done = tokio::select! {
             biased;
+            Some(z) = durable_rx.recv() => {
+                let mut z = z;
+                while let Ok(more) = durable_rx.try_recv() {
+                    z = z.max(more);
+                }
+                d.server.mark_durable(z);
+                None
+            }
             msg = rx.recv() => {
                 let Some(msg) = msg else { break };
                 let mut done = d.handle(msg);
@@ -171,6 +187,13 @@ pub async fn run(config: Arc<Config>, mut rx: mpsc::Receiver<Input>, client_port
         };
         d.flush();
         if let Some(done) = done {
+            // Let what was queued reach the disk, answer what it covers,
+            // then close every connection.
+            d.committer.finish();
+            while let Ok(z) = durable_rx.try_recv() {
+                d.server.mark_durable(z);
+            }
+            d.flush();
             for (_, h) in d.conns.drain() {
                 let _ = h.tx.send(ToConn::Close);
             }
@@ -178,4 +201,5 @@ pub async fn run(config: Arc<Config>, mut rx: mpsc::Receiver<Input>, client_port
             break;
         }
     }
+    Ok(())
 }

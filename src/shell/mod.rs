@@ -6,11 +6,13 @@
 //! tasks only frame bytes and pass them to it over a channel, so the core
 //! needs no locks and sees inputs in one total order.
 
+mod committer;
 mod connection;
 mod driver;
 pub mod fourlw;
 
 use crate::config::Config;
+use crate::storage::txlog::{LogOptions, TxLog};
 use anyhow::Context;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -70,9 +72,25 @@ pub async fn serve_until(
         .await
         .with_context(|| format!("binding client port {}:{}", addr.0, addr.1))?;
     let local = listener.local_addr()?;
+    let log_dir = config.effective_data_log_dir().join("txlog");
+    // Recovery runs before the first client is served.
+    let opened = TxLog::open(LogOptions {
+        dir: log_dir,
+        segment_bytes: 64 << 20,
+        // Moderate chunks: ZooKeeper's 64 MiB default is what makes its data
+        // dirs big; 4 MiB keeps file growth rare all the same.
+        prealloc_bytes: (config.pre_alloc_size_kb * 1024).clamp(64 << 10, 4 << 20),
+        force_sync: config.force_sync,
+    })?;
     let config = Arc::new(config);
     let (tx, rx) = mpsc::channel(4096);
-    let driver = tokio::spawn(driver::run(config.clone(), rx, local.port()));
+    let driver = tokio::spawn(driver::run(
+        config.clone(),
+        rx,
+        local.port(),
+        opened.log,
+        opened.txns,
+    ));
     info!(%local, version = VERSION, "serving clients");
     // Tests and scripts wait for this exact line.
     println!("corral: serving clients on {local}");
