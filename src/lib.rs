@@ -14,3 +14,5 @@ pub mod storage;
 pub mod config;
 #[cfg(feature = "shell")]
 pub mod shell;
+#[cfg(feature = "shell")]
+pub mod tools;

@@ -33,6 +33,23 @@ struct Cli {
 enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Inspect the txn log of a data dir.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Check a data dir offline: the txn log reads and replays cleanly.
+    Verify {
+        /// The data dir (or dataLogDir) to check.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Print every txn, one per line.
+    Dump {
+        /// The data dir (or dataLogDir) whose log to print.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +69,10 @@ fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Some(Command::Serve(args)) => serve(args),
+        Some(Command::Log(LogCommand::Dump { dir })) => {
+            corral::tools::log_dump(&dir, &mut std::io::stdout().lock())
+        }
+        Some(Command::Verify { dir }) => corral::tools::verify(&dir).map(|r| println!("{r}")),
         None => serve(cli.serve),
     };
     match result {

@@ -186,6 +186,46 @@ fn scan(path: &Path) -> Result<Scan, LogError> {
     })
 }
 
+/// What a read-only inspection found in one segment.
+pub struct SegmentReport {
+    pub path: PathBuf,
+    pub txns: Vec<Txn>,
+    /// Offset just past the last good record.
+    pub good_end: u64,
+    /// Why reading stopped early, if it did.
+    pub bad: Option<String>,
+    /// True when the bad record is a torn tail (only zeros follow it and it
+    /// is in the newest segment): recovery truncates it.
+    pub torn_tail: bool,
+}
+
+/// Reads every segment in `dir` without changing anything (for `corral log
+/// dump` and `corral verify`). Corruption that would stop the server is an
+/// error, exactly as at start-up.
+pub fn inspect(dir: &Path) -> Result<Vec<SegmentReport>, LogError> {
+    let segs = segments(dir)?;
+    let mut out = Vec::with_capacity(segs.len());
+    for (i, (_, path)) in segs.iter().enumerate() {
+        let last = i + 1 == segs.len();
+        let s = scan(path)?;
+        if s.bad.is_some() && (!last || s.data_after_bad) {
+            return Err(LogError::Corrupt {
+                file: path.clone(),
+                offset: s.good_end,
+                why: s.bad.unwrap_or_default(),
+            });
+        }
+        out.push(SegmentReport {
+            path: path.clone(),
+            torn_tail: s.bad.is_some(),
+            txns: s.txns,
+            good_end: s.good_end,
+            bad: s.bad,
+        });
+    }
+    Ok(out)
+}
+
 /// An open log, positioned for appending.
 pub struct TxLog {
     opts: LogOptions,
