@@ -36,9 +36,22 @@ enum Command {
     /// Inspect the txn log of a data dir.
     #[command(subcommand)]
     Log(LogCommand),
-    /// Check a data dir offline: the txn log reads and replays cleanly.
+    /// Inspect the snapshot store of a data dir.
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Check a data dir offline: the snapshot store and txn log read and
+    /// replay cleanly.
     Verify {
         /// The data dir (or dataLogDir) to check.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SnapshotCommand {
+    /// Print the store's zxid, counts and size.
+    Info {
+        /// The data dir whose snapshot store to summarise.
         dir: PathBuf,
     },
 }
@@ -71,6 +84,9 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Log(LogCommand::Dump { dir })) => {
             corral::tools::log_dump(&dir, &mut std::io::stdout().lock())
+        }
+        Some(Command::Snapshot(SnapshotCommand::Info { dir })) => {
+            corral::tools::snapshot_info(&dir).map(|r| println!("{r}"))
         }
         Some(Command::Verify { dir }) => corral::tools::verify(&dir).map(|r| println!("{r}")),
         None => serve(cli.serve),

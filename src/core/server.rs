@@ -19,7 +19,7 @@ use super::acl::{self, AuthInfo};
 use super::prep::{self, Ctx, WriteRequest};
 use super::sessions::{password_for, SessionTracker};
 use super::stats::{ConnStats, ServerStats};
-use super::tree::{Applied, DataTree, Trigger};
+use super::tree::{Applied, DataTree, NodeImage, Trigger};
 use super::txn::{Txn, TxnOp};
 use super::watches::{Kind, WatchManager};
 use super::{ConnId, SessionId, Zxid};
@@ -61,6 +61,17 @@ impl Settings {
             container_never_used_ms: 0,
         }
     }
+}
+
+/// The node and session changes of the txns taken with the same
+/// [`Server::take_txns`] call, as state after them (`None` = gone): what
+/// the snapshot store needs to stay current without re-applying txns.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Changes {
+    /// The zxid these changes bring a copy of the state to.
+    pub zxid: Zxid,
+    pub nodes: Vec<(String, Option<NodeImage>)>,
+    pub sessions: Vec<(SessionId, Option<i32>)>,
 }
 
 /// Something the shell must do on a connection.
@@ -129,6 +140,7 @@ pub struct Server {
     outbox: VecDeque<Pending>,
     durable: Zxid,
     next_reap_ms: i64,
+    session_changes: Vec<(SessionId, Option<i32>)>,
     /// Counters for four-letter words and metrics.
     pub stats: ServerStats,
 }
@@ -192,6 +204,7 @@ impl Server {
             log: Vec::new(),
             outbox: VecDeque::new(),
             durable: 0,
+            session_changes: Vec::new(),
             stats: ServerStats::default(),
         }
     }
@@ -229,6 +242,7 @@ impl Server {
     /// Rebuilds state from the txns a log recovered, in zxid order. Sessions
     /// come back with a full timeout from `now` (as in ZooKeeper), so their
     /// clients can re-attach; everything replayed is durable by definition.
+    /// The changes stay tracked so the snapshot store can catch up on them.
     pub fn restore(&mut self, txns: &[Txn], now: i64) {
         for t in txns {
             self.apply_txn(t);
@@ -238,6 +252,46 @@ impl Server {
         }
         self.outbox.clear();
         self.mark_durable(self.tree.last_zxid);
+    }
+
+    /// Loads the state a snapshot store held (nodes in path order, then
+    /// sessions) as of `zxid`; log replay continues after it.
+    pub fn restore_snapshot(
+        &mut self,
+        zxid: Zxid,
+        nodes: Vec<(String, NodeImage)>,
+        sessions: &[(SessionId, i32)],
+        now: i64,
+    ) -> Result<(), String> {
+        for (path, img) in nodes {
+            self.tree.restore_node(&path, img)?;
+        }
+        for &(id, timeout) in sessions {
+            self.sessions.add(id, timeout, now);
+        }
+        self.tree.last_zxid = zxid;
+        self.tree.take_changed();
+        self.session_changes.clear();
+        self.mark_durable(zxid);
+        Ok(())
+    }
+
+    /// The changes made by the txns handed out by the last `take_txns`.
+    pub fn take_changes(&mut self) -> Changes {
+        let nodes = self
+            .tree
+            .take_changed()
+            .into_iter()
+            .map(|p| {
+                let img = self.tree.get(&p).map(|n| n.image());
+                (p, img)
+            })
+            .collect();
+        Changes {
+            zxid: self.tree.last_zxid,
+            nodes,
+            sessions: std::mem::take(&mut self.session_changes),
+        }
     }
 
     /// Txns prepped since the last call, in zxid order, for the log.
@@ -566,11 +620,13 @@ impl Server {
         let applied = self.tree.apply(txn, &mut triggers);
         match &txn.op {
             TxnOp::CreateSession { timeout_ms } => {
-                self.sessions.add(txn.session, *timeout_ms, txn.time)
+                self.sessions.add(txn.session, *timeout_ms, txn.time);
+                self.session_changes.push((txn.session, Some(*timeout_ms)));
             }
             TxnOp::CloseSession { .. } => {
                 self.sessions.remove(txn.session);
                 self.watches.remove_session(txn.session);
+                self.session_changes.push((txn.session, None));
             }
             _ => {}
         }

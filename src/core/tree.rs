@@ -106,6 +106,42 @@ impl Node {
     }
 }
 
+/// A znode's stored state without its children: what the snapshot store
+/// keeps per path (children follow from the paths themselves).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeImage {
+    pub data: Option<Vec<u8>>,
+    pub acl: Vec<Acl>,
+    pub czxid: Zxid,
+    pub mzxid: Zxid,
+    pub pzxid: Zxid,
+    pub ctime: i64,
+    pub mtime: i64,
+    pub version: i32,
+    pub cversion: i32,
+    pub aversion: i32,
+    pub owner: i64,
+}
+
+impl Node {
+    /// This node's stored state, for the snapshot store.
+    pub fn image(&self) -> NodeImage {
+        NodeImage {
+            data: self.data.clone(),
+            acl: self.acl.as_ref().clone(),
+            czxid: self.czxid,
+            mzxid: self.mzxid,
+            pzxid: self.pzxid,
+            ctime: self.ctime,
+            mtime: self.mtime,
+            version: self.version,
+            cversion: self.cversion,
+            aversion: self.aversion,
+            owner: self.owner,
+        }
+    }
+}
+
 /// What one applied op did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Applied {
@@ -135,6 +171,8 @@ pub struct DataTree {
     containers: BTreeSet<String>,
     ttls: BTreeSet<String>,
     data_bytes: u64,
+    /// Paths changed since the last `take_changed` (may repeat).
+    changed: Vec<String>,
     /// The zxid of the last applied txn.
     pub last_zxid: Zxid,
 }
@@ -165,6 +203,7 @@ impl DataTree {
             containers: BTreeSet::new(),
             ttls: BTreeSet::new(),
             data_bytes: 0,
+            changed: Vec::new(),
             last_zxid: 0,
         };
         let open = open_acl();
@@ -195,6 +234,73 @@ impl DataTree {
             }
         }
         t
+    }
+
+    /// Paths changed since the last call, each once, sorted.
+    pub fn take_changed(&mut self) -> Vec<String> {
+        let mut v = std::mem::take(&mut self.changed);
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Puts back a node read from the snapshot store. Parents must come
+    /// before their children (lexicographic path order guarantees it); the
+    /// system nodes are overwritten in place.
+    pub fn restore_node(&mut self, path: &str, img: NodeImage) -> Result<(), String> {
+        let acl = Arc::new(img.acl);
+        if let Some(n) = self.nodes.get_mut(path) {
+            let old = n.data.as_ref().map_or(0, Vec::len) as u64;
+            n.data = img.data;
+            n.acl = acl;
+            n.czxid = img.czxid;
+            n.mzxid = img.mzxid;
+            n.pzxid = img.pzxid;
+            n.ctime = img.ctime;
+            n.mtime = img.mtime;
+            n.version = img.version;
+            n.cversion = img.cversion;
+            n.aversion = img.aversion;
+            n.owner = img.owner;
+            let new = n.data.as_ref().map_or(0, Vec::len) as u64;
+            self.data_bytes = self.data_bytes - old + new;
+            return Ok(());
+        }
+        let parent = self
+            .nodes
+            .get_mut(path::parent(path))
+            .ok_or_else(|| format!("node {path} has no parent"))?;
+        parent.children.insert(path::name(path).to_string());
+        let owner = img.owner;
+        self.data_bytes += (path.len() + img.data.as_ref().map_or(0, Vec::len)) as u64;
+        self.nodes.insert(
+            path.to_string(),
+            Node {
+                data: img.data,
+                acl,
+                czxid: img.czxid,
+                mzxid: img.mzxid,
+                pzxid: img.pzxid,
+                ctime: img.ctime,
+                mtime: img.mtime,
+                version: img.version,
+                cversion: img.cversion,
+                aversion: img.aversion,
+                owner,
+                children: BTreeSet::new(),
+            },
+        );
+        if owner == CONTAINER_OWNER {
+            self.containers.insert(path.to_string());
+        } else if ttl_of(owner).is_some() {
+            self.ttls.insert(path.to_string());
+        } else if owner != 0 {
+            self.ephemerals
+                .entry(owner)
+                .or_default()
+                .insert(path.to_string());
+        }
+        Ok(())
     }
 
     /// Looks a znode up by its full path.
@@ -323,6 +429,7 @@ impl DataTree {
                     n.mtime = txn.time;
                     let stat = n.stat();
                     self.data_bytes = self.data_bytes - old + new;
+                    self.changed.push(path.clone());
                     triggers.push(Trigger {
                         path: path.clone(),
                         event_type: event::NODE_DATA_CHANGED,
@@ -335,7 +442,9 @@ impl DataTree {
                 Some(n) => {
                     n.acl = Arc::new(acl.clone());
                     n.aversion = *version;
-                    Applied::AclSet { stat: n.stat() }
+                    let stat = n.stat();
+                    self.changed.push(path.clone());
+                    Applied::AclSet { stat }
                 }
             },
             TxnOp::Check { path, .. } => {
@@ -392,6 +501,8 @@ impl DataTree {
                 .or_default()
                 .insert(path.to_string());
         }
+        self.changed.push(path.to_string());
+        self.changed.push(parent_path.to_string());
         triggers.push(Trigger {
             path: path.to_string(),
             event_type: event::NODE_CREATED,
@@ -444,6 +555,8 @@ impl DataTree {
                 }
             }
         }
+        self.changed.push(path.to_string());
+        self.changed.push(parent_path.to_string());
         triggers.push(Trigger {
             path: path.to_string(),
             event_type: event::NODE_DELETED,

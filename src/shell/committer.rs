@@ -3,6 +3,8 @@
 //! durable zxid. Throughput therefore follows the disk's bandwidth, not its
 //! fsync rate.
 
+use super::snapshotter::Snapshotter;
+use crate::core::server::Changes;
 use crate::core::txn::Txn;
 use crate::core::Zxid;
 use crate::storage::txlog::TxLog;
@@ -24,27 +26,31 @@ pub struct FsyncStats {
 
 /// Handle to the committer thread.
 pub struct Committer {
-    tx: Option<mpsc::Sender<Vec<Txn>>>,
+    tx: Option<mpsc::Sender<(Vec<Txn>, Changes)>>,
     thread: Option<JoinHandle<()>>,
     pub stats: Arc<FsyncStats>,
 }
 
 impl Committer {
-    /// Starts the thread; `on_durable` is called with each durable zxid.
+    /// Starts the thread; `on_durable` is called with each durable zxid,
+    /// and the batch's changes then go to the snapshotter.
     pub fn spawn(
         mut log: TxLog,
+        mut snapshotter: Snapshotter,
         warn_ms: u64,
         on_durable: impl Fn(Zxid) + Send + 'static,
     ) -> std::io::Result<Committer> {
-        let (tx, rx) = mpsc::channel::<Vec<Txn>>();
+        let (tx, rx) = mpsc::channel::<(Vec<Txn>, Changes)>();
         let stats = Arc::new(FsyncStats::default());
         let st = stats.clone();
         let thread = std::thread::Builder::new()
             .name("txlog-commit".into())
             .spawn(move || {
-                while let Ok(mut batch) = rx.recv() {
-                    while let Ok(more) = rx.try_recv() {
+                while let Ok((mut batch, first)) = rx.recv() {
+                    let mut changes = vec![first];
+                    while let Ok((more, ch)) = rx.try_recv() {
                         batch.extend(more);
+                        changes.push(ch);
                     }
                     let Some(last) = batch.last().map(|t| t.zxid) else {
                         continue;
@@ -67,6 +73,9 @@ impl Committer {
                                 );
                             }
                             on_durable(last);
+                            for c in changes {
+                                snapshotter.submit(c);
+                            }
                         }
                         Err(e) => {
                             // Nothing unlogged may be acknowledged, and the
@@ -76,6 +85,7 @@ impl Committer {
                         }
                     }
                 }
+                snapshotter.finish();
             })?;
         Ok(Committer {
             tx: Some(tx),
@@ -84,10 +94,10 @@ impl Committer {
         })
     }
 
-    /// Queues a batch for the next group commit.
-    pub fn submit(&self, txns: Vec<Txn>) {
+    /// Queues a batch (and its snapshot changes) for the next group commit.
+    pub fn submit(&self, txns: Vec<Txn>, changes: Changes) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(txns);
+            let _ = tx.send((txns, changes));
         }
     }
 

@@ -4,13 +4,16 @@
 use super::committer::Committer;
 use super::fourlw;
 use super::now_ms;
+use super::snapshotter::Snapshotter;
 use crate::config::Config;
 use crate::core::server::{Out, Server, Settings};
 use crate::core::txn::Txn;
 use crate::core::ConnId;
+use crate::storage::snapshot::{Loaded, SnapStore};
 use crate::storage::txlog::TxLog;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
@@ -80,7 +83,8 @@ impl Driver {
     fn flush(&mut self) {
         let txns = self.server.take_txns();
         if !txns.is_empty() {
-            self.committer.submit(txns);
+            let changes = self.server.take_changes();
+            self.committer.submit(txns, changes);
         }
         let now = now_ms();
         while let Some(out) = self.server.pop_out(now) {
@@ -127,23 +131,81 @@ impl Driver {
     }
 }
 
-/// Runs until the input channel closes or a shutdown arrives. `log` was
-/// opened by the caller and `recovered` is what it held.
+/// What start-up recovered from disk, ready to be served.
+pub struct Recovered {
+    pub server: Server,
+    pub log: TxLog,
+    pub snapshotter: Snapshotter,
+}
+
+/// Rebuilds the server from the snapshot store and the log tail after it.
+pub fn recover(
+    config: &Config,
+    log: TxLog,
+    log_txns: Vec<Txn>,
+    store: SnapStore,
+    loaded: Loaded,
+    log_dir: PathBuf,
+) -> anyhow::Result<Recovered> {
+    let now = now_ms();
+    let mut server = Server::new(settings(config), now);
+    let snap_zxid = loaded.zxid;
+    server
+        .restore_snapshot(snap_zxid, loaded.nodes, &loaded.sessions, now)
+        .map_err(|e| anyhow::anyhow!("corrupt snapshot store: {e}"))?;
+    let tail: Vec<Txn> = log_txns
+        .into_iter()
+        .filter(|t| t.zxid > snap_zxid)
+        .collect();
+    if let Some(first) = tail.first() {
+        anyhow::ensure!(
+            first.zxid == snap_zxid + 1,
+            "txns {:#x}..{:#x} are in neither the snapshot store nor the txn log in {}: refusing to start",
+            snap_zxid + 1,
+            first.zxid - 1,
+            log_dir.display()
+        );
+    }
+    server.restore(&tail, now);
+    let snapshotter = Snapshotter::spawn(store, log_dir)?;
+    // The tail is durable in the log but not yet in the store.
+    snapshotter.submit(server.take_changes());
+    tracing::info!(
+        snapshot_zxid = format_args!("{snap_zxid:#x}"),
+        replayed = tail.len(),
+        znodes = server.tree().node_count(),
+        sessions = server.sessions().len(),
+        "state recovered"
+    );
+    Ok(Recovered {
+        server,
+        log,
+        snapshotter,
+    })
+}
+
+/// Runs until the input channel closes or a shutdown arrives.
 pub async fn run(
     config: Arc<Config>,
     mut rx: mpsc::Receiver<Input>,
     client_port: u16,
-    log: TxLog,
-    recovered: Vec<Txn>,
+    recovered: Recovered,
 ) -> std::io::Result<()> {
     let started_ms = now_ms();
-    let mut server = Server::new(settings(&config), started_ms);
-    server.restore(&recovered, started_ms);
-    drop(recovered);
+    let Recovered {
+        server,
+        log,
+        snapshotter,
+    } = recovered;
     let (durable_tx, mut durable_rx) = mpsc::unbounded_channel();
-    let committer = Committer::spawn(log, config.fsync_warning_threshold_ms, move |z| {
-        let _ = durable_tx.send(z);
-    })?;
+    let committer = Committer::spawn(
+        log,
+        snapshotter,
+        config.fsync_warning_threshold_ms,
+        move |z| {
+            let _ = durable_tx.send(z);
+        },
+    )?;
     let mut d = Driver {
         server,
         conns: HashMap::new(),

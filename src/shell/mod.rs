@@ -10,8 +10,10 @@ mod committer;
 mod connection;
 mod driver;
 pub mod fourlw;
+mod snapshotter;
 
 use crate::config::Config;
+use crate::storage::snapshot::SnapStore;
 use crate::storage::txlog::{LogOptions, TxLog};
 use anyhow::Context;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -74,8 +76,11 @@ pub async fn serve_until(
     let local = listener.local_addr()?;
     let log_dir = config.effective_data_log_dir().join("txlog");
     // Recovery runs before the first client is served.
+    let snap_dir = config.data_dir.join("snapshot");
+    let (store, loaded) = SnapStore::open(&snap_dir)?;
     let opened = TxLog::open(LogOptions {
-        dir: log_dir,
+        dir: log_dir.clone(),
+        base_zxid: loaded.zxid,
         segment_bytes: 64 << 20,
         // Moderate chunks: ZooKeeper's 64 MiB default is what makes its data
         // dirs big; 4 MiB keeps file growth rare all the same.
@@ -84,13 +89,8 @@ pub async fn serve_until(
     })?;
     let config = Arc::new(config);
     let (tx, rx) = mpsc::channel(4096);
-    let driver = tokio::spawn(driver::run(
-        config.clone(),
-        rx,
-        local.port(),
-        opened.log,
-        opened.txns,
-    ));
+    let recovered = driver::recover(&config, opened.log, opened.txns, store, loaded, log_dir)?;
+    let driver = tokio::spawn(driver::run(config.clone(), rx, local.port(), recovered));
     info!(%local, version = VERSION, "serving clients");
     // Tests and scripts wait for this exact line.
     println!("corral: serving clients on {local}");

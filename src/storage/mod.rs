@@ -8,4 +8,6 @@
 //! Architecture invariant: only `storage` touches data files; it never
 //! spawns threads or tasks and knows nothing of tokio.
 
+#[cfg(feature = "shell")]
+pub mod snapshot;
 pub mod txlog;

@@ -39,6 +39,9 @@ pub struct LogOptions {
     pub prealloc_bytes: u64,
     /// fdatasync after every batch (`forceSync`).
     pub force_sync: bool,
+    /// The zxid state is already durable at elsewhere (the snapshot
+    /// store): a fresh log starts after it.
+    pub base_zxid: Zxid,
 }
 
 /// Why the log cannot be opened.
@@ -226,6 +229,28 @@ pub fn inspect(dir: &Path) -> Result<Vec<SegmentReport>, LogError> {
     Ok(out)
 }
 
+/// Deletes segments whose every txn is at or below `zxid` (the snapshot
+/// store holds them durably). The newest segment is never deleted.
+pub fn purge_below(dir: &Path, zxid: Zxid) -> io::Result<usize> {
+    let segs = segments(dir).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut n = 0;
+    for pair in segs.windows(2) {
+        // Segment i holds zxids below the first of segment i+1.
+        if pair[1].0 <= zxid + 1 {
+            fs::remove_file(&pair[0].1)?;
+            n += 1;
+        } else {
+            break;
+        }
+    }
+    Ok(n)
+}
+
+/// The zxid of the first txn the log can still replay, if any segment exists.
+pub fn first_zxid(dir: &Path) -> Option<Zxid> {
+    segments(dir).ok()?.first().map(|(z, _)| *z)
+}
+
 /// An open log, positioned for appending.
 pub struct TxLog {
     opts: LogOptions,
@@ -288,7 +313,7 @@ impl TxLog {
                 tail = Some((path.clone(), s.good_end.max(HEADER_LEN)));
             }
         }
-        let last_zxid = txns.last().map_or(0, |t| t.zxid);
+        let last_zxid = txns.last().map_or(0, |t| t.zxid).max(opts.base_zxid);
         let log = match tail {
             Some((path, end)) => {
                 let file = OpenOptions::new()
@@ -434,6 +459,7 @@ mod tests {
             segment_bytes: 4096,
             prealloc_bytes: 8192,
             force_sync: false,
+            base_zxid: 0,
         }
     }
 
@@ -468,6 +494,28 @@ mod tests {
         log.append(&[txn(101)]).unwrap();
         drop(log);
         assert_eq!(TxLog::open(opts(d.path())).unwrap().txns.len(), 101);
+    }
+
+    #[test]
+    fn purge_keeps_the_newest_segment_and_everything_above_the_zxid() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = TxLog::open(opts(d.path())).unwrap().log;
+        for z in 1..=100 {
+            log.append(&[txn(z)]).unwrap();
+        }
+        drop(log);
+        let before = segments(d.path()).unwrap();
+        assert!(before.len() > 3);
+        // Segment 2 starts at before[2].0; everything below it is covered.
+        let cover = before[2].0 - 1;
+        assert_eq!(purge_below(d.path(), cover).unwrap(), 2);
+        let o = TxLog::open(opts(d.path())).unwrap();
+        assert_eq!(o.txns.first().map(|t| t.zxid), Some(before[2].0));
+        assert_eq!(o.txns.last().map(|t| t.zxid), Some(100));
+        drop(o);
+        // Even a zxid past the end never deletes the newest segment.
+        purge_below(d.path(), 1000).unwrap();
+        assert_eq!(segments(d.path()).unwrap().len(), 1);
     }
 
     #[test]

@@ -1,0 +1,246 @@
+//! The snapshot store: a RocksDB copy of the tree and the session table,
+//! kept current from committed txns in batches, off the request path.
+//!
+//! Every batch writes its node and session changes together with the zxid
+//! they bring the copy to, in one atomic RocksDB write batch, so the store
+//! always holds the exact state at some zxid: restart is "load the store,
+//! replay the log after its zxid". Cost follows the change rate, not the
+//! tree size. Only changes already durable in the txn log reach it.
+//!
+//! Layout: column family `nodes` (key: path, value: format byte + Jute
+//! `StatPersisted`, data buffer, ACL vector), `sessions` (key: session id,
+//! big-endian; value: timeout ms), and `meta` (`format`, `zxid`).
+
+use crate::core::server::Changes;
+use crate::core::tree::NodeImage;
+use crate::core::{SessionId, Zxid};
+use jute::{Acl, DecodeError, Jute, Reader, StatPersisted};
+use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use std::path::{Path, PathBuf};
+
+/// On-disk format version of the snapshot store.
+pub const FORMAT_VERSION: u32 = 1;
+const NODE_FORMAT: u8 = 1;
+const CF_NODES: &str = "nodes";
+const CF_SESSIONS: &str = "sessions";
+const CF_META: &str = "meta";
+
+/// Why the store cannot be used.
+#[derive(Debug)]
+pub enum SnapError {
+    Db(PathBuf, rocksdb::Error),
+    Corrupt(PathBuf, String),
+}
+
+impl std::fmt::Display for SnapError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SnapError::Db(p, e) => write!(f, "snapshot store {}: {e}", p.display()),
+            SnapError::Corrupt(p, why) => write!(
+                f,
+                "corrupt snapshot store {}: {why}; refusing to start (restore the data dir from a backup, or move the snapshot dir away to rebuild from a complete txn log)",
+                p.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SnapError {}
+
+/// What the store held at open.
+pub struct Loaded {
+    pub zxid: Zxid,
+    pub nodes: Vec<(String, NodeImage)>,
+    pub sessions: Vec<(SessionId, i32)>,
+}
+
+/// The open store.
+pub struct SnapStore {
+    db: DB,
+    path: PathBuf,
+    zxid: Zxid,
+}
+
+fn encode_node(n: &NodeImage) -> Vec<u8> {
+    let mut out = vec![NODE_FORMAT];
+    StatPersisted {
+        czxid: n.czxid,
+        mzxid: n.mzxid,
+        ctime: n.ctime,
+        mtime: n.mtime,
+        version: n.version,
+        cversion: n.cversion,
+        aversion: n.aversion,
+        ephemeral_owner: n.owner,
+        pzxid: n.pzxid,
+    }
+    .write(&mut out);
+    n.data.write(&mut out);
+    n.acl.write(&mut out);
+    out
+}
+
+fn decode_node(bytes: &[u8]) -> Result<NodeImage, DecodeError> {
+    let (&fmt, rest) = bytes
+        .split_first()
+        .ok_or_else(|| DecodeError::Invalid("empty node record".into()))?;
+    if fmt != NODE_FORMAT {
+        return Err(DecodeError::Invalid(format!("node format {fmt}")));
+    }
+    let mut r = Reader::new(rest);
+    let s = StatPersisted::read(&mut r)?;
+    let data = Option::<Vec<u8>>::read(&mut r)?;
+    let acl = Vec::<Acl>::read(&mut r)?;
+    r.finish()?;
+    Ok(NodeImage {
+        data,
+        acl,
+        czxid: s.czxid,
+        mzxid: s.mzxid,
+        pzxid: s.pzxid,
+        ctime: s.ctime,
+        mtime: s.mtime,
+        version: s.version,
+        cversion: s.cversion,
+        aversion: s.aversion,
+        owner: s.ephemeral_owner,
+    })
+}
+
+fn db_options() -> Options {
+    let mut o = Options::default();
+    o.create_if_missing(true);
+    o.create_missing_column_families(true);
+    o.set_paranoid_checks(true);
+    o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+    o.set_write_buffer_size(16 << 20);
+    o.set_max_open_files(256);
+    o.set_keep_log_file_num(2);
+    o
+}
+
+impl SnapStore {
+    /// Opens (creating if needed) the store at `path` and loads it.
+    pub fn open(path: &Path) -> Result<(SnapStore, Loaded), SnapError> {
+        let db_err = |e| SnapError::Db(path.to_path_buf(), e);
+        let corrupt = |why: String| SnapError::Corrupt(path.to_path_buf(), why);
+        let cfs = [CF_NODES, CF_SESSIONS, CF_META]
+            .into_iter()
+            .map(|n| ColumnFamilyDescriptor::new(n, db_options()));
+        let db = DB::open_cf_descriptors(&db_options(), path, cfs).map_err(db_err)?;
+        let meta = db
+            .cf_handle(CF_META)
+            .ok_or_else(|| corrupt("no meta".into()))?;
+        match db.get_cf(meta, b"format").map_err(db_err)? {
+            None => {
+                db.put_cf(meta, b"format", FORMAT_VERSION.to_be_bytes())
+                    .map_err(db_err)?;
+            }
+            Some(v) if v.as_slice() == FORMAT_VERSION.to_be_bytes() => {}
+            Some(v) => return Err(corrupt(format!("unsupported format {v:?}"))),
+        }
+        let zxid = match db.get_cf(meta, b"zxid").map_err(db_err)? {
+            None => 0,
+            Some(v) => {
+                let b: [u8; 8] = v
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| corrupt("bad zxid record".into()))?;
+                i64::from_be_bytes(b)
+            }
+        };
+        let mut nodes = Vec::new();
+        let cf = db
+            .cf_handle(CF_NODES)
+            .ok_or_else(|| corrupt("no nodes".into()))?;
+        for item in db.iterator_cf(cf, IteratorMode::Start) {
+            let (k, v) = item.map_err(db_err)?;
+            let path =
+                String::from_utf8(k.to_vec()).map_err(|_| corrupt("non-UTF-8 path".into()))?;
+            let n = decode_node(&v).map_err(|e| corrupt(format!("node {path}: {e}")))?;
+            nodes.push((path, n));
+        }
+        let mut sessions = Vec::new();
+        let cf = db
+            .cf_handle(CF_SESSIONS)
+            .ok_or_else(|| corrupt("no sessions".into()))?;
+        for item in db.iterator_cf(cf, IteratorMode::Start) {
+            let (k, v) = item.map_err(db_err)?;
+            let (Ok(id), Ok(to)) = (<[u8; 8]>::try_from(&*k), <[u8; 4]>::try_from(&*v)) else {
+                return Err(corrupt("bad session record".into()));
+            };
+            sessions.push((i64::from_be_bytes(id), i32::from_be_bytes(to)));
+        }
+        Ok((
+            SnapStore {
+                db,
+                path: path.to_path_buf(),
+                zxid,
+            },
+            Loaded {
+                zxid,
+                nodes,
+                sessions,
+            },
+        ))
+    }
+
+    /// The zxid the store's contents correspond to.
+    pub fn zxid(&self) -> Zxid {
+        self.zxid
+    }
+
+    /// Writes one batch atomically (not synced: see [`SnapStore::sync`]).
+    pub fn write(&mut self, changes: &[Changes]) -> Result<(), SnapError> {
+        let Some(last) = changes.last() else {
+            return Ok(());
+        };
+        let db_err = |e| SnapError::Db(self.path.clone(), e);
+        let missing = || SnapError::Corrupt(self.path.clone(), "column family missing".into());
+        let nodes = self.db.cf_handle(CF_NODES).ok_or_else(missing)?;
+        let sessions = self.db.cf_handle(CF_SESSIONS).ok_or_else(missing)?;
+        let meta = self.db.cf_handle(CF_META).ok_or_else(missing)?;
+        let mut b = WriteBatch::default();
+        for c in changes {
+            for (path, img) in &c.nodes {
+                match img {
+                    Some(n) => b.put_cf(nodes, path.as_bytes(), encode_node(n)),
+                    None => b.delete_cf(nodes, path.as_bytes()),
+                }
+            }
+            for (id, to) in &c.sessions {
+                match to {
+                    Some(t) => b.put_cf(sessions, id.to_be_bytes(), t.to_be_bytes()),
+                    None => b.delete_cf(sessions, id.to_be_bytes()),
+                }
+            }
+        }
+        b.put_cf(meta, b"zxid", last.zxid.to_be_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(false);
+        self.db.write_opt(b, &wo).map_err(db_err)?;
+        self.zxid = last.zxid;
+        Ok(())
+    }
+
+    /// Moves everything into table files (on clean shutdown, so the next
+    /// start reads tables rather than replaying RocksDB's own log).
+    pub fn flush(&self) -> Result<(), SnapError> {
+        for cf in [CF_NODES, CF_SESSIONS, CF_META] {
+            if let Some(h) = self.db.cf_handle(cf) {
+                self.db
+                    .flush_cf(h)
+                    .map_err(|e| SnapError::Db(self.path.clone(), e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything written durable; returns the zxid now durable.
+    pub fn sync(&mut self) -> Result<Zxid, SnapError> {
+        self.db
+            .flush_wal(true)
+            .map_err(|e| SnapError::Db(self.path.clone(), e))?;
+        Ok(self.zxid)
+    }
+}
