@@ -13,46 +13,9 @@ use common::*;
 use jute::codes::op;
 use jute::multi::{MultiOp, MultiRequest};
 use jute::*;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Proc {
-    child: Child,
-    addr: String,
-}
-
-fn start(dir: &Path) -> Proc {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_corral"))
-        .args(["serve", "--set", "clientPort=0", "--set"])
-        .arg(format!("dataDir={}", dir.display()))
-        .args(["--set", "4lw.commands.whitelist=*"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start corral");
-    let out = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("read ready line");
-    let addr = line
-        .trim()
-        .strip_prefix("corral: serving clients on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Proc { child, addr }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// A tiny deterministic generator so a failing run can be replayed.
 struct Lcg(u64);
@@ -118,7 +81,7 @@ async fn acknowledged_writes_survive_sigkill() {
     let mut total_acked = 0usize;
 
     for cycle in 0..cycles {
-        let mut p = start(dir.path());
+        let mut p = CorralProc::start(dir.path());
         // Check everything acknowledged so far.
         {
             let mut c = RawConn::connect(&p.addr).await;
@@ -284,7 +247,7 @@ async fn acknowledged_writes_survive_sigkill() {
         "no write was ever acknowledged: the test proved nothing"
     );
     // One last restart to check the final cycle's writes.
-    let mut p = start(dir.path());
+    let mut p = CorralProc::start(dir.path());
     let mut c = RawConn::connect(&p.addr).await;
     for path in &acked_creates {
         assert!(

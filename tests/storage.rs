@@ -7,53 +7,14 @@
 mod common;
 
 use common::*;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
-
-struct Proc {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn spawn(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-        .args(["serve", "--set", "clientPort=0", "--set"])
-        .arg(format!("dataDir={}", dir.display()))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("start corral")
-}
-
-/// Starts the server and waits for its ready line.
-fn start(dir: &Path) -> Proc {
-    let mut child = spawn(dir);
-    let out = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(out)
-        .read_line(&mut line)
-        .expect("read ready line");
-    let addr = line
-        .trim()
-        .strip_prefix("corral: serving clients on ")
-        .unwrap_or_else(|| panic!("did not start: {line:?}"))
-        .to_string();
-    Proc { child, addr }
-}
 
 /// Starts the server expecting it to refuse; returns its stderr.
 fn start_refused(dir: &Path) -> String {
-    let mut child = spawn(dir);
+    let mut child = CorralProc::spawn(dir);
     let status = child.wait().expect("wait");
     assert!(!status.success(), "server started on a corrupt data dir");
     let mut err = String::new();
@@ -67,7 +28,7 @@ fn start_refused(dir: &Path) -> String {
 }
 
 /// SIGTERM and wait: a clean stop.
-fn stop(mut p: Proc) {
+fn stop(mut p: CorralProc) {
     let _ = Command::new("kill")
         .args(["-TERM", &p.child.id().to_string()])
         .status();
@@ -125,10 +86,10 @@ async fn restart_keeps_everything_and_tools_read_the_dir() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let p = start(dir.path());
+    let p = CorralProc::start(dir.path());
     fill(&p.addr, "a", 50).await;
     stop(p);
-    let p = start(dir.path());
+    let p = CorralProc::start(dir.path());
     assert_eq!(count(&p.addr, "a", 50).await, 50);
     fill(&p.addr, "b", 10).await;
     stop(p);
@@ -158,7 +119,7 @@ async fn torn_or_flipped_newest_log_record_is_dropped() {
     }
     for flip in [false, true] {
         let dir = tempfile::tempdir().unwrap();
-        let p = start(dir.path());
+        let p = CorralProc::start(dir.path());
         fill(&p.addr, "t", 20).await;
         // SIGKILL: the snapshot store may lag, the log has everything.
         drop(p);
@@ -174,7 +135,7 @@ async fn torn_or_flipped_newest_log_record_is_dropped() {
             }
         }
         std::fs::write(&seg, &bytes).unwrap();
-        let p = start(dir.path());
+        let p = CorralProc::start(dir.path());
         // Every node but possibly the last one is there; the server serves.
         let n = count(&p.addr, "t", 20).await;
         assert!(n >= 19, "lost more than the damaged record: {n}");
@@ -189,7 +150,7 @@ async fn corruption_in_the_middle_of_the_log_refuses_to_start() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let p = start(dir.path());
+    let p = CorralProc::start(dir.path());
     fill(&p.addr, "m", 20).await;
     drop(p);
     let seg = newest_segment(dir.path());
@@ -208,7 +169,7 @@ async fn corrupt_snapshot_table_refuses_to_start() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let p = start(dir.path());
+    let p = CorralProc::start(dir.path());
     fill(&p.addr, "s", 200).await;
     stop(p);
     let tables: Vec<PathBuf> = std::fs::read_dir(dir.path().join("snapshot"))

@@ -887,3 +887,48 @@ impl Drop for Proxy {
         self.sever();
     }
 }
+
+/// A corral process on a data dir the test owns, for restart and crash
+/// tests (the dir outlives the process). Killed on drop.
+pub struct CorralProc {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Drop for CorralProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl CorralProc {
+    /// Spawns `corral serve` on `dir` with an ephemeral port; stdout and
+    /// stderr are piped.
+    pub fn spawn(dir: &Path) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args(["serve", "--set", "clientPort=0", "--set"])
+            .arg(format!("dataDir={}", dir.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("start corral")
+    }
+
+    /// Starts corral on `dir` and waits for its ready line.
+    pub fn start(dir: &Path) -> CorralProc {
+        let mut child = CorralProc::spawn(dir);
+        let out = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .expect("read ready line");
+        let addr = line
+            .trim()
+            .strip_prefix("corral: serving clients on ")
+            .unwrap_or_else(|| panic!("corral did not start: {line:?}"))
+            .to_string();
+        CorralProc { child, addr }
+    }
+}
