@@ -124,6 +124,24 @@ pub struct NodeImage {
 }
 
 impl Node {
+    /// A childless node from its stored state.
+    fn from_image(img: NodeImage) -> Node {
+        Node {
+            data: img.data,
+            acl: Arc::new(img.acl),
+            czxid: img.czxid,
+            mzxid: img.mzxid,
+            pzxid: img.pzxid,
+            ctime: img.ctime,
+            mtime: img.mtime,
+            version: img.version,
+            cversion: img.cversion,
+            aversion: img.aversion,
+            owner: img.owner,
+            children: BTreeSet::new(),
+        }
+    }
+
     /// This node's stored state, for the snapshot store.
     pub fn image(&self) -> NodeImage {
         NodeImage {
@@ -248,22 +266,13 @@ impl DataTree {
     /// before their children (lexicographic path order guarantees it); the
     /// system nodes are overwritten in place.
     pub fn restore_node(&mut self, path: &str, img: NodeImage) -> Result<(), String> {
-        let acl = Arc::new(img.acl);
+        let node = Node::from_image(img);
+        let new_bytes = node.data.as_ref().map_or(0, Vec::len) as u64;
         if let Some(n) = self.nodes.get_mut(path) {
             let old = n.data.as_ref().map_or(0, Vec::len) as u64;
-            n.data = img.data;
-            n.acl = acl;
-            n.czxid = img.czxid;
-            n.mzxid = img.mzxid;
-            n.pzxid = img.pzxid;
-            n.ctime = img.ctime;
-            n.mtime = img.mtime;
-            n.version = img.version;
-            n.cversion = img.cversion;
-            n.aversion = img.aversion;
-            n.owner = img.owner;
-            let new = n.data.as_ref().map_or(0, Vec::len) as u64;
-            self.data_bytes = self.data_bytes - old + new;
+            let children = std::mem::take(&mut n.children);
+            *n = Node { children, ..node };
+            self.data_bytes = self.data_bytes - old + new_bytes;
             return Ok(());
         }
         let parent = self
@@ -271,25 +280,15 @@ impl DataTree {
             .get_mut(path::parent(path))
             .ok_or_else(|| format!("node {path} has no parent"))?;
         parent.children.insert(path::name(path).to_string());
-        let owner = img.owner;
-        self.data_bytes += (path.len() + img.data.as_ref().map_or(0, Vec::len)) as u64;
-        self.nodes.insert(
-            path.to_string(),
-            Node {
-                data: img.data,
-                acl,
-                czxid: img.czxid,
-                mzxid: img.mzxid,
-                pzxid: img.pzxid,
-                ctime: img.ctime,
-                mtime: img.mtime,
-                version: img.version,
-                cversion: img.cversion,
-                aversion: img.aversion,
-                owner,
-                children: BTreeSet::new(),
-            },
-        );
+        self.data_bytes += path.len() as u64 + new_bytes;
+        self.index_owner(path, node.owner);
+        self.nodes.insert(path.to_string(), node);
+        Ok(())
+    }
+
+    /// Records a new node in the ephemeral, container or TTL index its
+    /// owner puts it in.
+    fn index_owner(&mut self, path: &str, owner: i64) {
         if owner == CONTAINER_OWNER {
             self.containers.insert(path.to_string());
         } else if ttl_of(owner).is_some() {
@@ -300,7 +299,6 @@ impl DataTree {
                 .or_default()
                 .insert(path.to_string());
         }
-        Ok(())
     }
 
     /// Looks a znode up by its full path.
@@ -491,16 +489,7 @@ impl DataTree {
         let stat = node.stat();
         self.data_bytes += (path.len() + data.as_ref().map_or(0, Vec::len)) as u64;
         self.nodes.insert(path.to_string(), node);
-        if owner == CONTAINER_OWNER {
-            self.containers.insert(path.to_string());
-        } else if ttl_of(owner).is_some() {
-            self.ttls.insert(path.to_string());
-        } else if owner != 0 {
-            self.ephemerals
-                .entry(owner)
-                .or_default()
-                .insert(path.to_string());
-        }
+        self.index_owner(path, owner);
         self.changed.push(path.to_string());
         self.changed.push(parent_path.to_string());
         triggers.push(Trigger {
