@@ -17,23 +17,12 @@ CORRAL_BIN="${CORRAL_BIN:-${CARGO_TARGET_DIR:-$_compat_root/target}/release/corr
 # (host:port), CORRAL_PID and CORRAL_DIR.
 start_corral() {
   CORRAL_DIR="$(mktemp -d)"
+  CORRAL_ARGS=("$@")
+  SERVER_PORT=""
   if [ "${COMPAT_TARGET:-corral}" = zookeeper ]; then
     start_zookeeper_target "$@" || return 1
   else
-    "$CORRAL_BIN" serve --set clientPort=0 --set "dataDir=$CORRAL_DIR/data" "$@" \
-      >"$CORRAL_DIR/stdout" 2>"$CORRAL_DIR/stderr" &
-    CORRAL_PID=$!
-    CORRAL_PORT=""
-    for _ in $(seq 1 200); do
-      CORRAL_PORT=$(sed -n 's/^corral: serving clients on .*:\([0-9]*\)$/\1/p' "$CORRAL_DIR/stdout")
-      [ -n "$CORRAL_PORT" ] && break
-      sleep 0.05
-    done
-    if [ -z "$CORRAL_PORT" ]; then
-      echo "corral did not start:" >&2
-      cat "$CORRAL_DIR/stderr" >&2
-      return 1
-    fi
+    launch_corral 0 || return 1
   fi
   SERVER_PORT="$CORRAL_PORT"
   if [ -n "${COMPAT_FAULT:-}" ]; then
@@ -53,10 +42,51 @@ start_corral() {
   return 0
 }
 
+# launch_corral PORT: runs corral with CORRAL_ARGS on PORT (0 = any) and
+# waits until it serves; sets CORRAL_PID and CORRAL_PORT.
+launch_corral() {
+  "$CORRAL_BIN" serve --set "clientPort=$1" --set "dataDir=$CORRAL_DIR/data" "${CORRAL_ARGS[@]}" \
+    >"$CORRAL_DIR/stdout" 2>>"$CORRAL_DIR/stderr" &
+  CORRAL_PID=$!
+  local port=""
+  for _ in $(seq 1 200); do
+    port=$(sed -n 's/^corral: serving clients on .*:\([0-9]*\)$/\1/p' "$CORRAL_DIR/stdout")
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  if [ -z "$port" ]; then
+    echo "corral did not start:" >&2
+    cat "$CORRAL_DIR/stderr" >&2
+    return 1
+  fi
+  CORRAL_PORT="$port"
+}
+
+# kill_server [SIGNAL]: stops the server process (default KILL), keeping its
+# data dir and port so restart_server can bring it back.
+kill_server() {
+  kill "-${1:-KILL}" "$CORRAL_PID" 2>/dev/null
+  wait "$CORRAL_PID" 2>/dev/null
+  return 0
+}
+
+# restart_server: starts the server again on the same port with the same
+# data (clients connected through the proxy, if any, reconnect through it).
+restart_server() {
+  local client_port="$CORRAL_PORT"
+  if [ "${COMPAT_TARGET:-corral}" = zookeeper ]; then
+    start_zookeeper_target "${CORRAL_ARGS[@]}" || return 1
+  else
+    launch_corral "$SERVER_PORT" || return 1
+  fi
+  CORRAL_PORT="$client_port"
+}
+
 # Apache ZooKeeper 3.8 from Debian's jars, standalone, on a free port.
 # `--set K=V` becomes a zoo.cfg line, or a -D property for the keys
 # ZooKeeper reads as system properties.
 start_zookeeper_target() {
+  [ -n "${SERVER_PORT:-}" ] && [ -n "${CORRAL_PID:-}" ] && CORRAL_PORT="$SERVER_PORT" ||
   CORRAL_PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
   local props=() cfg="$CORRAL_DIR/zoo.cfg"
   {
@@ -84,10 +114,10 @@ start_zookeeper_target() {
     -Dzookeeper.jmx.log4j.disable=true "${props[@]}" \
     -cp "${ZOOKEEPER_CLASSPATH:-/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar}" \
     org.apache.zookeeper.server.ZooKeeperServerMain "$cfg" \
-    >"$CORRAL_DIR/stdout" 2>"$CORRAL_DIR/stderr" &
+    >>"$CORRAL_DIR/stdout" 2>>"$CORRAL_DIR/stderr" &
   CORRAL_PID=$!
   for _ in $(seq 1 300); do
-    if four_letter_word srvr | grep -q '^Zookeeper version:'; then
+    if CORRAL_PORT="$CORRAL_PORT" four_letter_word srvr | grep -q '^Zookeeper version:'; then
       return 0
     fi
     sleep 0.1
@@ -119,6 +149,7 @@ stop_corral() {
   [ -n "${CORRAL_DIR:-}" ] && rm -rf "$CORRAL_DIR"
   CORRAL_PID=""
   PROXY_PID=""
+  SERVER_PORT=""
 }
 
 # check NAME FILE PATTERN: PASS if the extended regex PATTERN matches a line.
