@@ -11,6 +11,8 @@ pub mod core;
 pub mod storage;
 
 #[cfg(feature = "shell")]
+pub mod bench;
+#[cfg(feature = "shell")]
 pub mod config;
 #[cfg(feature = "shell")]
 pub mod shell;

@@ -39,6 +39,9 @@ enum Command {
     /// Inspect the snapshot store of a data dir.
     #[command(subcommand)]
     Snapshot(SnapshotCommand),
+    /// Generate load against a ZooKeeper-protocol server (corral or Apache
+    /// ZooKeeper) and report throughput and latency.
+    Bench(Box<corral::bench::BenchArgs>),
     /// Check a data dir offline: the snapshot store and txn log read and
     /// replay cleanly.
     Verify {
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Some(Command::Snapshot(SnapshotCommand::Info { dir })) => {
             corral::tools::snapshot_info(&dir).map(|r| println!("{r}"))
         }
+        Some(Command::Bench(args)) => corral::bench::run(*args),
         Some(Command::Verify { dir }) => corral::tools::verify(&dir).map(|r| println!("{r}")),
         None => serve(cli.serve),
     };
