@@ -45,6 +45,8 @@ start_corral() {
 # launch_corral PORT: runs corral with CORRAL_ARGS on PORT (0 = any) and
 # waits until it serves; sets CORRAL_PID and CORRAL_PORT.
 launch_corral() {
+  # Empty first: the background launch truncates the file only when it runs.
+  : >"$CORRAL_DIR/stdout"
   "$CORRAL_BIN" serve --set "clientPort=$1" --set "dataDir=$CORRAL_DIR/data" "${CORRAL_ARGS[@]}" \
     >"$CORRAL_DIR/stdout" 2>>"$CORRAL_DIR/stderr" &
   CORRAL_PID=$!
