@@ -10,6 +10,7 @@
 //! - `tree`: untimed setup and cleanup of the bench tree
 //! - `histogram`, `report`, `progress`: measuring and printing
 //! - `floors`: the disk's fsync rate and the loopback round trip
+//! - `procstat`: the server's CPU time and RSS (`--server-pid`)
 //! - `runner`: one run from connect to report
 
 mod floors;
@@ -17,6 +18,7 @@ mod histogram;
 mod layout;
 mod options;
 mod pipeline;
+mod procstat;
 mod progress;
 mod report;
 mod runner;

@@ -118,6 +118,10 @@ pub struct BenchArgs {
     /// the connection counts as lost.
     #[arg(long, default_value_t = 30)]
     pub reply_timeout: u64,
+    /// PID of the server (same machine, Linux): its CPU time over the timed
+    /// phase and its RSS at the end go into the report.
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
     /// Seed of the key choice, so two runs send the same sequence.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -159,6 +163,7 @@ pub struct Plan {
     pub session_timeout_ms: i32,
     pub reply_timeout: Duration,
     pub seed: u64,
+    pub server_pid: Option<u32>,
 }
 
 impl BenchArgs {
@@ -224,6 +229,7 @@ impl BenchArgs {
             session_timeout_ms: self.session_timeout_ms,
             reply_timeout: Duration::from_secs(self.reply_timeout.max(1)),
             seed: self.seed,
+            server_pid: self.server_pid,
         })
     }
 }

@@ -22,6 +22,17 @@ pub struct Report {
     pub cleanup_errors: u64,
     /// Whether a connection was lost (the run ended early).
     pub connection_lost: bool,
+    /// The server's resource use, with `--server-pid`.
+    pub server: Option<ServerUsage>,
+}
+
+/// What the server process spent during the timed phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerUsage {
+    /// CPU time (user + system) over the timed phase.
+    pub cpu_us: u64,
+    /// RSS at the end of the timed phase.
+    pub rss_kb: u64,
 }
 
 impl Report {
@@ -43,7 +54,7 @@ impl Report {
             "{{\"workload\":\"{}\",\"ops\":{},\"secs\":{:.3},\"ops_per_sec\":{:.1},\"errors\":{},\
              \"p50_us\":{},\"p90_us\":{},\"p99_us\":{},\"p999_us\":{},\"max_us\":{},\
              \"sessions\":{},\"outstanding\":{},\"value_size\":{},\
-             \"setup_errors\":{},\"cleanup_errors\":{},\"connection_lost\":{}}}",
+             \"setup_errors\":{},\"cleanup_errors\":{},\"connection_lost\":{}",
             escape(&self.workload),
             self.ops,
             self.secs,
@@ -61,13 +72,26 @@ impl Report {
             self.cleanup_errors,
             self.connection_lost,
         );
+        if let Some(u) = self.server {
+            let per_op = if self.ops > 0 {
+                u.cpu_us as f64 / self.ops as f64
+            } else {
+                0.0
+            };
+            let _ = write!(
+                s,
+                ",\"server_cpu_us\":{},\"server_cpu_us_per_op\":{per_op:.2},\"server_rss_kb\":{}",
+                u.cpu_us, u.rss_kb
+            );
+        }
+        s.push('}');
         s
     }
 
     /// A few lines for a person.
     pub fn human(&self) -> String {
         let p = &self.latency;
-        format!(
+        let mut text = format!(
             "workload {} — {} sessions × {} outstanding, {} B values\n\
              {} ops in {:.2} s = {:.0} ops/s, {} errors{}\n\
              latency µs: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
@@ -89,7 +113,16 @@ impl Report {
             p.p99,
             p.p999,
             p.max
-        )
+        );
+        if let Some(u) = self.server {
+            let _ = write!(
+                text,
+                "\nserver: {:.1} CPU µs/op, RSS {} MiB",
+                u.cpu_us as f64 / self.ops.max(1) as f64,
+                u.rss_kb / 1024
+            );
+        }
+        text
     }
 }
 
@@ -139,6 +172,16 @@ mod tests {
             assert_eq!(j.matches(&format!("\"{key}\":")).count(), 1, "{key} in {j}");
         }
         assert!(j.ends_with("\"connection_lost\":false}"));
+        let with = Report {
+            server: Some(ServerUsage {
+                cpu_us: 50,
+                rss_kb: 7,
+            }),
+            ..r
+        };
+        assert!(with
+            .json()
+            .ends_with("\"server_cpu_us\":50,\"server_cpu_us_per_op\":5.00,\"server_rss_kb\":7}"));
     }
 
     #[test]

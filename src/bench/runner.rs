@@ -5,8 +5,9 @@
 use super::layout::Layout;
 use super::options::Plan;
 use super::pipeline::{run_phase, Limits, Shared};
+use super::procstat;
 use super::progress::Progress;
-use super::report::Report;
+use super::report::{Report, ServerUsage};
 use super::session::Session;
 use super::tree::{cleanup, setup};
 use super::workload::Timed;
@@ -73,9 +74,11 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
             outstanding: plan.outstanding,
             reply_timeout: plan.reply_timeout,
         };
+        let cpu_before = server_cpu(plan);
         let progress = Progress::start(plan.workload.name().into(), shared.clone(), plan.json_only);
         let (alive, out) = run_phase(sessions, source, limits, shared, plan.seed).await;
         drop(progress);
+        report.server = usage(plan, cpu_before);
         sessions = alive;
         report.ops = out.ops;
         report.secs = out.elapsed.as_secs_f64();
@@ -133,6 +136,29 @@ async fn connect_all(plan: &Plan) -> anyhow::Result<Vec<Session>> {
         sessions.push(t.await.context("connect task")??);
     }
     Ok(sessions)
+}
+
+/// The server's CPU time now, if `--server-pid` was given and readable.
+fn server_cpu(plan: &Plan) -> Option<u64> {
+    let pid = plan.server_pid?;
+    match procstat::cpu_us(pid) {
+        Ok(us) => Some(us),
+        Err(e) => {
+            eprintln!("bench: cannot read the CPU time of pid {pid}: {e}");
+            None
+        }
+    }
+}
+
+/// The server's CPU time since `before`, and its RSS now.
+fn usage(plan: &Plan, before: Option<u64>) -> Option<ServerUsage> {
+    let (pid, before) = (plan.server_pid?, before?);
+    let after = server_cpu(plan)?;
+    let rss_kb = procstat::rss_kb(pid).unwrap_or(0);
+    Some(ServerUsage {
+        cpu_us: after.saturating_sub(before),
+        rss_kb,
+    })
 }
 
 /// A status line on stderr unless `--json-only`.
