@@ -24,6 +24,9 @@ pub struct Report {
     pub connection_lost: bool,
     /// The server's resource use, with `--server-pid`.
     pub server: Option<ServerUsage>,
+    /// CPU time the bench itself spent in the timed phase: on a small
+    /// machine the load generator competes with the server for cores.
+    pub client_cpu_us: Option<u64>,
 }
 
 /// What the server process spent during the timed phase.
@@ -40,6 +43,14 @@ impl Report {
     pub fn ops_per_sec(&self) -> f64 {
         if self.secs > 0.0 {
             self.ops as f64 / self.secs
+        } else {
+            0.0
+        }
+    }
+
+    fn per_op(&self, us: u64) -> f64 {
+        if self.ops > 0 {
+            us as f64 / self.ops as f64
         } else {
             0.0
         }
@@ -73,15 +84,19 @@ impl Report {
             self.connection_lost,
         );
         if let Some(u) = self.server {
-            let per_op = if self.ops > 0 {
-                u.cpu_us as f64 / self.ops as f64
-            } else {
-                0.0
-            };
             let _ = write!(
                 s,
-                ",\"server_cpu_us\":{},\"server_cpu_us_per_op\":{per_op:.2},\"server_rss_kb\":{}",
-                u.cpu_us, u.rss_kb
+                ",\"server_cpu_us\":{},\"server_cpu_us_per_op\":{:.2},\"server_rss_kb\":{}",
+                u.cpu_us,
+                self.per_op(u.cpu_us),
+                u.rss_kb
+            );
+        }
+        if let Some(us) = self.client_cpu_us {
+            let _ = write!(
+                s,
+                ",\"client_cpu_us\":{us},\"client_cpu_us_per_op\":{:.2}",
+                self.per_op(us)
             );
         }
         s.push('}');

@@ -75,10 +75,15 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
             reply_timeout: plan.reply_timeout,
         };
         let cpu_before = server_cpu(plan);
+        let own_before = procstat::cpu_us(std::process::id()).ok();
         let progress = Progress::start(plan.workload.name().into(), shared.clone(), plan.json_only);
         let (alive, out) = run_phase(sessions, source, limits, shared, plan.seed).await;
         drop(progress);
         report.server = usage(plan, cpu_before);
+        report.client_cpu_us = own_before.and_then(|before| {
+            let after = procstat::cpu_us(std::process::id()).ok()?;
+            Some(after.saturating_sub(before))
+        });
         sessions = alive;
         report.ops = out.ops;
         report.secs = out.elapsed.as_secs_f64();
