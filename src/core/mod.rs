@@ -16,6 +16,7 @@ pub mod stats;
 pub mod tree;
 pub mod txn;
 pub mod watches;
+pub mod zab;
 
 #[cfg(test)]
 mod model_tests;
