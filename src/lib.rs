@@ -8,6 +8,7 @@
 //!   sockets and timers and feeds the core.
 
 pub mod core;
+pub mod sim;
 pub mod storage;
 
 #[cfg(feature = "shell")]
