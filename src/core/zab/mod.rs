@@ -38,6 +38,7 @@
 
 mod election;
 mod replica;
+pub mod wire;
 
 pub use replica::Zab;
 
