@@ -10,6 +10,7 @@ mod committer;
 mod connection;
 mod driver;
 pub mod fourlw;
+pub mod peer;
 mod snapshotter;
 
 use crate::config::Config;
