@@ -71,6 +71,10 @@ pub fn authenticate(
             });
             Ok(())
         }
+        // As ZooKeeper's IP provider: the identity is the connection's own
+        // address (which every connection already holds); the credential
+        // is ignored.
+        "ip" => Ok(()),
         _ => Err(Code::AuthFailed),
     }
 }
@@ -88,7 +92,8 @@ fn valid_id(id: &Id) -> bool {
         "world" => id.id == "anyone",
         "digest" => id.id.split(':').count() == 2,
         "ip" => parse_ip_spec(&id.id).is_some(),
-        "super" => true,
+        // `super` is an identity, not an ACL scheme: ZooKeeper has no
+        // provider for it and refuses it in ACLs.
         _ => false,
     }
 }
@@ -109,7 +114,13 @@ pub fn fixup(acl: &[Acl], auth: &AuthInfo) -> Result<Vec<Acl>, Code> {
     for a in acl {
         if a.id.scheme == "auth" {
             let mut any = false;
-            for id in auth.ids.iter().filter(|i| i.scheme != "ip") {
+            // Only identities of authenticating providers (not ip, not the
+            // super marker) go into an `auth` ACL, as in ZooKeeper.
+            for id in auth
+                .ids
+                .iter()
+                .filter(|i| i.scheme != "ip" && i.scheme != "super")
+            {
                 any = true;
                 push(Acl {
                     perms: a.perms,
@@ -183,6 +194,32 @@ fn ip_matches(client: &str, spec: &str) -> bool {
 mod tests {
     use super::*;
     use jute::codes::perms;
+
+    #[test]
+    fn ip_auth_succeeds_and_adds_nothing_new() {
+        let mut a = AuthInfo::for_ip("127.0.0.1");
+        assert_eq!(authenticate(&mut a, "ip", b"10.0.0.1", None), Ok(()));
+        assert_eq!(a, AuthInfo::for_ip("127.0.0.1"));
+        assert_eq!(
+            authenticate(&mut a, "kerberos", b"x", None),
+            Err(Code::AuthFailed)
+        );
+    }
+
+    #[test]
+    fn super_is_an_identity_not_an_acl_scheme() {
+        let super_digest = digest("super:pw");
+        let mut a = AuthInfo::for_ip("127.0.0.1");
+        authenticate(&mut a, "digest", b"super:pw", Some(&super_digest)).unwrap();
+        assert!(a.is_super());
+        assert_eq!(
+            fixup(&[acl(perms::ALL, "super", "x")], &a),
+            Err(Code::InvalidAcl)
+        );
+        // `auth` expands to the digest only: no ip, no super marker.
+        let fixed = fixup(&[acl(perms::ALL, "auth", "")], &a).unwrap();
+        assert_eq!(fixed, vec![acl(perms::ALL, "digest", &super_digest)]);
+    }
 
     fn acl(perms: i32, scheme: &str, id: &str) -> Acl {
         Acl {
