@@ -51,6 +51,10 @@ RAW=$RESULTS/raw.jsonl
 command -v "$JAVA" >/dev/null || { echo "compare.sh: no java (apt-get install zookeeper)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "compare.sh: python3 is needed for the table" >&2; exit 1; }
 rm -rf "$WORK"
+# Deleting the last run's gigabytes keeps the disk busy for a while; flush
+# it before the first fsync floor is measured.
+sync
+sleep 2
 mkdir -p "$WORK" "$RESULTS"
 : >"$RAW"
 
@@ -82,6 +86,8 @@ fourlw() {
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 du_kb() { du -sk "$1" | cut -f1; }
+# du_parts DIR: "name=KiB name=KiB" for each entry of DIR (where the bytes are).
+du_parts() { du -sk "$1"/* 2>/dev/null | awk '{ n = $2; sub(".*/", "", n); printf "%s%s=%s", sep, n, $1; sep = " " }'; }
 nodes() {
     local n
     n=$(fourlw "$1" srvr | sed -n 's/^Node count: //p')
@@ -263,7 +269,9 @@ restart_one() {
     bench "$port" "$pid" --populate "$ZNODES" --sessions 8 --outstanding 64 --value-size 100
     sleep 2
     TAG=loaded
-    record "{\"rss_kb\":$(rss_kb "$pid"),\"du_kb\":$(du_kb "$dir"),\"nodes\":$(nodes "$port")}"
+    local parts=$dir
+    [ "$name" = zk ] && parts=$dir/data/version-2
+    record "{\"rss_kb\":$(rss_kb "$pid"),\"du_kb\":$(du_kb "$dir"),\"du_parts\":\"$(du_parts "$parts")\",\"nodes\":$(nodes "$port")}"
     for ((i = 1; i <= RESTARTS; i++)); do
         RUN=$i
         stop "$pid"
