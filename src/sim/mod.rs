@@ -634,6 +634,17 @@ impl World {
         }
     }
 
+    /// Every server's replication state, one per line, for failure reports.
+    fn states(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let st = n.zab.as_ref().map_or("down".into(), |z| z.describe());
+                format!("\n  {st}")
+            })
+            .collect()
+    }
+
     fn final_checks(&mut self) -> Result<(), String> {
         let leaders: Vec<Sid> = self
             .nodes
@@ -646,14 +657,9 @@ impl World {
             .map(|n| n.sid)
             .collect();
         let [leader] = leaders[..] else {
-            let states: Vec<String> = self
-                .nodes
-                .iter()
-                .map(|n| n.zab.as_ref().map_or("down".into(), |z| z.describe()))
-                .collect();
             return Err(format!(
-                "after healing, leaders are {leaders:?}\n  {}",
-                states.join("\n  ")
+                "after healing, leaders are {leaders:?}{}",
+                self.states()
             ));
         };
         for n in &self.nodes {
@@ -666,15 +672,10 @@ impl World {
                 _ => false,
             };
             if !ok {
-                let states: Vec<String> = self
-                    .nodes
-                    .iter()
-                    .map(|n| n.zab.as_ref().map_or("down".into(), |z| z.describe()))
-                    .collect();
                 return Err(format!(
-                    "after healing, s{} is {role:?}\n  {}",
+                    "after healing, s{} is {role:?}{}",
                     n.sid,
-                    states.join("\n  ")
+                    self.states()
                 ));
             }
             if n.sm != self.chain {

@@ -278,6 +278,11 @@ impl Zab {
         }
     }
 
+    fn send_vote(&mut self, to: Sid, vote: Vote, state: PeerState) {
+        let round = self.election.round;
+        self.send(to, Msg::Vote { round, vote, state });
+    }
+
     fn on_vote(&mut self, from: Sid, round: u64, vote: Vote, state: PeerState, now: i64) {
         if !matches!(self.state, State::Looking) {
             if state == PeerState::Looking {
@@ -288,15 +293,7 @@ impl Zab {
                     leader: self.leader().unwrap_or(self.cfg.me),
                 };
                 let st = self.peer_state();
-                let r = self.election.round;
-                self.send(
-                    from,
-                    Msg::Vote {
-                        round: r,
-                        vote: v,
-                        state: st,
-                    },
-                );
+                self.send_vote(from, v, st);
             }
             return;
         }
@@ -304,15 +301,7 @@ impl Zab {
             PeerState::Looking if self.cfg.is_voter(from) => {
                 if round < self.election.round {
                     if let Some(v) = self.election.vote {
-                        let r = self.election.round;
-                        self.send(
-                            from,
-                            Msg::Vote {
-                                round: r,
-                                vote: v,
-                                state: PeerState::Looking,
-                            },
-                        );
+                        self.send_vote(from, v, PeerState::Looking);
                     }
                     return;
                 }
