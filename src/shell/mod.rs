@@ -70,6 +70,13 @@ pub async fn serve_until(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    if config.servers.len() > 1 {
+        warn!(
+            servers = config.servers.len(),
+            "server.N lines found, but this corral does not replicate yet: \
+             it serves STANDALONE and shares no data with the other servers"
+        );
+    }
     let addr = (config.client_port_address.as_str(), config.client_port);
     let listener = TcpListener::bind(addr)
         .await
