@@ -263,6 +263,7 @@ impl Server {
         sessions: &[(SessionId, i32)],
         now: i64,
     ) -> Result<(), String> {
+        self.tree.reserve(nodes.len());
         for (path, img) in nodes {
             self.tree.restore_node(&path, img)?;
         }

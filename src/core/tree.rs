@@ -262,6 +262,12 @@ impl DataTree {
         v
     }
 
+    /// Makes room for `additional` more nodes at once, so a restart that
+    /// loads a whole snapshot does not rehash the table again and again.
+    pub fn reserve(&mut self, additional: usize) {
+        self.nodes.reserve(additional);
+    }
+
     /// Puts back a node read from the snapshot store. Parents must come
     /// before their children (lexicographic path order guarantees it); the
     /// system nodes are overwritten in place.
