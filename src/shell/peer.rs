@@ -203,8 +203,13 @@ async fn run_link(
             if n > MAX_FRAME {
                 return Err(std::io::Error::other(format!("peer frame of {n} bytes")));
             }
-            let mut body = vec![0u8; n];
-            rd.read_exact(&mut body).await?;
+            // Grow with the bytes that actually arrive: a bogus length
+            // costs nothing until the peer sends that much.
+            let mut body = Vec::with_capacity(n.min(1 << 20));
+            (&mut rd).take(n as u64).read_to_end(&mut body).await?;
+            if body.len() != n {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
             let msg = wire::decode(&body)
                 .map_err(|e| std::io::Error::other(format!("undecodable peer message: {e}")))?;
             if ev.send(PeerEvent::Message { from: peer, msg }).is_err() {

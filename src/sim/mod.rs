@@ -339,9 +339,7 @@ impl World {
                     let n = &mut self.nodes[i];
                     n.disk.log.push(e);
                     if n.fsync.is_none() {
-                        let at = self.now + self.rng.range(1, 15) as i64;
-                        let n = &mut self.nodes[i];
-                        n.fsync = Some((at, n.disk.log.len()));
+                        self.start_fsync(i);
                     }
                 }
                 Action::Truncate { zxid } => {
@@ -451,6 +449,14 @@ impl World {
         }
     }
 
+    /// Starts an fsync covering everything appended so far; what arrives
+    /// while it runs waits for the next one (group commit).
+    fn start_fsync(&mut self, i: usize) {
+        let at = self.now + self.rng.range(1, 15) as i64;
+        let n = &mut self.nodes[i];
+        n.fsync = Some((at, n.disk.log.len()));
+    }
+
     fn fsyncs(&mut self) {
         for i in 0..self.nodes.len() {
             let Some((at, covers)) = self.nodes[i].fsync else {
@@ -466,11 +472,10 @@ impl World {
             } else {
                 n.disk.log[n.disk.synced - 1].zxid
             };
-            n.fsync = if n.disk.log.len() > n.disk.synced {
-                Some((self.now + self.rng.range(1, 15) as i64, n.disk.log.len()))
-            } else {
-                None
-            };
+            n.fsync = None;
+            if n.disk.log.len() > n.disk.synced {
+                self.start_fsync(i);
+            }
             let now = self.now;
             if let Some(z) = self.nodes[i].zab.as_mut() {
                 z.durable(durable, now);

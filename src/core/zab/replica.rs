@@ -71,6 +71,17 @@ struct Lead {
     last_ping: i64,
 }
 
+impl Lead {
+    /// Learners past discovery: they get every proposal and commit.
+    fn forwarding(&self) -> Vec<Sid> {
+        self.learners
+            .iter()
+            .filter(|(_, x)| x.phase != LearnerPhase::Discovery)
+            .map(|(s, _)| *s)
+            .collect()
+    }
+}
+
 #[derive(Debug)]
 enum State {
     Looking,
@@ -517,12 +528,9 @@ impl Zab {
         }
     }
 
-    fn advance_commit(&mut self, zxid: Zxid) {
-        let target = zxid.min(self.logged);
-        if target <= self.committed {
-            return;
-        }
-        self.committed = target;
+    /// Hands the state machine every logged entry above `applied` up to
+    /// `target`.
+    fn deliver_through(&mut self, target: Zxid) {
         let from = self.history.partition_point(|e| e.zxid <= self.applied);
         let due: Vec<Entry> = self
             .history
@@ -535,6 +543,15 @@ impl Zab {
             self.applied = e.zxid;
             self.out.push(Action::Deliver(e));
         }
+    }
+
+    fn advance_commit(&mut self, zxid: Zxid) {
+        let target = zxid.min(self.logged);
+        if target <= self.committed {
+            return;
+        }
+        self.committed = target;
+        self.deliver_through(target);
         self.out.push(Action::Committed(target));
         self.trim_history();
     }
@@ -548,12 +565,7 @@ impl Zab {
             "leading"
         );
         // A leader's state runs ahead of commits: apply the whole log now.
-        let from = self.history.partition_point(|e| e.zxid <= self.applied);
-        let due: Vec<Entry> = self.history.iter().skip(from).cloned().collect();
-        for e in due {
-            self.applied = e.zxid;
-            self.out.push(Action::Deliver(e));
-        }
+        self.deliver_through(self.logged);
         self.state = State::Leading(Lead {
             epoch: None,
             learners: BTreeMap::new(),
@@ -838,12 +850,7 @@ impl Zab {
         }
         self.committed = target;
         self.out.push(Action::Committed(target));
-        let to: Vec<Sid> = l
-            .learners
-            .iter()
-            .filter(|(_, x)| x.phase != LearnerPhase::Discovery)
-            .map(|(s, _)| *s)
-            .collect();
+        let to = l.forwarding();
         for s in to {
             self.send(s, Msg::Commit { zxid: target });
         }
@@ -874,12 +881,7 @@ impl Zab {
             zxid,
             data: Arc::new(data),
         };
-        let to: Vec<Sid> = l
-            .learners
-            .iter()
-            .filter(|(_, x)| x.phase != LearnerPhase::Discovery)
-            .map(|(s, _)| *s)
-            .collect();
+        let to = l.forwarding();
         self.logged = zxid;
         self.applied = zxid;
         self.history.push_back(e.clone());
