@@ -8,6 +8,8 @@
 //! and the `--no-default-features` build check it.
 
 pub mod acl;
+pub mod forward;
+pub mod image;
 pub mod path;
 pub mod prep;
 pub mod server;

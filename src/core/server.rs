@@ -15,7 +15,11 @@
 //! and every session's replies leave in request order with watch events
 //! ahead of the replies that show their change.
 
+mod ensemble;
+mod learner;
+
 use super::acl::{self, AuthInfo};
+use super::forward::Forward;
 use super::prep::{self, Ctx, WriteRequest};
 use super::sessions::{password_for, SessionTracker};
 use super::stats::{ConnStats, ServerStats};
@@ -26,7 +30,7 @@ use super::{ConnId, SessionId, Zxid};
 use jute::codes::{add_watch_mode, event, op, perms, state, watcher_type, xid, Code};
 use jute::multi::{MultiOp, MultiRequest, MultiResponse, MultiResult};
 use jute::*;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use tracing::{debug, info, warn};
 
 /// Server settings the core needs (the shell maps its config onto these).
@@ -106,6 +110,11 @@ pub struct Conn {
     pub session: Option<SessionId>,
     pub auth: AuthInfo,
     pub stats: ConnStats,
+    /// On a learner: requests sent to the leader, answered in this order.
+    waiting: VecDeque<learner::Awaited>,
+    /// On a learner: requests that must wait for `waiting` to empty
+    /// (reads may not overtake the session's own writes).
+    held: VecDeque<learner::Held>,
 }
 
 /// Which request a reply answers, and when it arrived.
@@ -118,6 +127,7 @@ struct Origin {
 }
 
 /// How a write's reply body is shaped.
+#[derive(Debug, Clone)]
 enum Shape {
     Create,
     Create2,
@@ -128,9 +138,33 @@ enum Shape {
     Multi(Vec<i32>),
 }
 
-/// The whole standalone server state.
+/// How this server takes part in replication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Alone: every output waits for the local fsync only.
+    Standalone,
+    /// The established leader of `epoch`: preps every write, its own
+    /// clients' and forwarded ones; outputs wait for the quorum commit.
+    Leader { epoch: u32 },
+    /// A follower or observer: serves reads, forwards changes to the
+    /// leader and answers them when they come back committed.
+    Learner,
+    /// Looking for a leader or syncing with one: no clients are served.
+    Down,
+}
+
+/// The whole server state.
 pub struct Server {
     settings: Settings,
+    mode: Mode,
+    /// Learner → leader messages waiting to be sent.
+    forwards: Vec<Forward>,
+    /// Leader → learner answers: (learner id, message).
+    answers: Vec<(u64, Forward)>,
+    /// Learner: sessions heard from since the last report to the leader.
+    touched: BTreeSet<SessionId>,
+    /// Learner: connections with a `sync` waiting for the leader.
+    syncing: BTreeSet<ConnId>,
     tree: DataTree,
     sessions: SessionTracker,
     watches: WatchManager,
@@ -189,6 +223,44 @@ fn op_name(op: i32) -> &'static str {
     }
 }
 
+/// Decodes a request that changes state; `None` for every other opcode.
+fn parse_write(opc: i32, body: &[u8]) -> Option<Result<(WriteRequest, Shape), Code>> {
+    Some(match opc {
+        op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => read_body::<CreateRequest>(body)
+            .and_then(|req| {
+                if opc == op::CREATE_CONTAINER && req.flags != jute::codes::create_mode::CONTAINER {
+                    return Err(Code::BadArguments);
+                }
+                let shape = if opc == op::CREATE {
+                    Shape::Create
+                } else {
+                    Shape::Create2
+                };
+                Ok((WriteRequest::Create { op: opc, req }, shape))
+            }),
+        op::CREATE_TTL => read_body(body).map(|r| (WriteRequest::CreateTtl(r), Shape::Create2)),
+        op::DELETE => read_body(body).map(|r| (WriteRequest::Delete(r), Shape::Empty)),
+        op::SET_DATA => read_body(body).map(|r| (WriteRequest::SetData(r), Shape::SetData)),
+        op::SET_ACL => read_body(body).map(|r| (WriteRequest::SetAcl(r), Shape::SetAcl)),
+        op::CHECK => read_body::<CheckVersionRequest>(body)
+            .map(|r| (Shape::Check(r.path.clone()), r))
+            .map(|(s, r)| (WriteRequest::Check(r), s)),
+        op::MULTI => read_body::<MultiRequest>(body).and_then(|m| {
+            // ZooKeeper cannot deserialize a read inside a write multi.
+            if m.ops
+                .iter()
+                .any(|o| matches!(o, MultiOp::GetData(_) | MultiOp::GetChildren(_)))
+            {
+                return Err(Code::MarshallingError);
+            }
+            let ops = m.ops.iter().map(MultiOp::op_code).collect();
+            Ok((WriteRequest::Multi(m.ops), Shape::Multi(ops)))
+        }),
+        op::RECONFIG => Ok((WriteRequest::Reconfig, Shape::Empty)),
+        _ => return None,
+    })
+}
+
 impl Server {
     /// A fresh server with an empty tree. `now_ms` seeds session ids.
     pub fn new(settings: Settings, now_ms: i64) -> Server {
@@ -196,6 +268,11 @@ impl Server {
         Server {
             next_reap_ms: now_ms + settings.container_check_interval_ms,
             settings,
+            mode: Mode::Standalone,
+            forwards: Vec::new(),
+            answers: Vec::new(),
+            touched: BTreeSet::new(),
+            syncing: BTreeSet::new(),
             tree: DataTree::new(),
             sessions,
             watches: WatchManager::default(),
@@ -404,8 +481,15 @@ impl Server {
                     last_op: "NA",
                     ..ConnStats::default()
                 },
+                waiting: VecDeque::new(),
+                held: VecDeque::new(),
             },
         );
+        if self.mode == Mode::Down {
+            debug!(conn, ip, "not serving clients while out of the ensemble");
+            self.close(conn);
+            return;
+        }
         let req = match ConnectRequest::read(&mut Reader::new(body)) {
             Ok(r) => r,
             Err(e) => {
@@ -433,7 +517,11 @@ impl Server {
         if req.session_id == 0 {
             let id = self.sessions.next_session_id();
             self.bind(conn, id);
-            let zxid = self.tree.last_zxid + 1;
+            if self.mode == Mode::Learner {
+                self.forward_new_session(conn, id, timeout, read_only);
+                return;
+            }
+            let zxid = self.next_zxid();
             let txn = Txn {
                 session: id,
                 cxid: 0,
@@ -472,6 +560,7 @@ impl Server {
             // request and the session's expiry follows it from now on.
             self.sessions.set_timeout(id, timeout);
             self.sessions.touch(id, now);
+            self.touched.insert(id);
             self.bind(conn, id);
             info!(
                 conn,
@@ -540,6 +629,9 @@ impl Server {
 
     /// Expires sessions and reaps containers and TTL nodes due at `now`.
     pub fn tick(&mut self, now: i64) {
+        if !self.decides() {
+            return;
+        }
         for id in self.sessions.expired(now) {
             info!(session = format_args!("{id:#x}"), "session expired");
             let conn = self.bound.get(&id).copied();
@@ -601,7 +693,18 @@ impl Server {
 
     /// Assigns the next zxid, applies, and queues the txn for the log.
     fn log_txn(&mut self, session: SessionId, cxid: i32, op: TxnOp, now: i64) -> Zxid {
-        let zxid = self.tree.last_zxid + 1;
+        self.log_applied(session, cxid, op, now).0
+    }
+
+    /// [`Server::log_txn`], also returning what applying it did.
+    fn log_applied(
+        &mut self,
+        session: SessionId,
+        cxid: i32,
+        op: TxnOp,
+        now: i64,
+    ) -> (Zxid, Applied) {
+        let zxid = self.next_zxid();
         let txn = Txn {
             session,
             cxid,
@@ -609,9 +712,9 @@ impl Server {
             time: now,
             op,
         };
-        self.apply_txn(&txn);
+        let applied = self.apply_txn(&txn);
         self.log.push(txn);
-        zxid
+        (zxid, applied)
     }
 
     /// Applies a txn to the tree and session table and queues the watch
@@ -676,70 +779,51 @@ impl Server {
             self.close(conn);
             return;
         }
-        let (xid, opc) = (hdr.xid, hdr.op);
-        let write = match opc {
-            op::PING => {
-                let at = Origin {
-                    xid: xid::PING,
-                    ..at
-                };
-                self.reply(at, self.tree.last_zxid, Code::Ok, Vec::new());
+        if hdr.op == op::PING {
+            let at = Origin {
+                xid: xid::PING,
+                ..at
+            };
+            self.reply(at, self.tree.last_zxid, Code::Ok, Vec::new());
+            return;
+        }
+        if self.mode == Mode::Learner {
+            self.touched.insert(session);
+            if self.must_wait(conn, hdr.op) {
+                self.hold(conn, at, body);
                 return;
             }
+        }
+        self.dispatch(at, session, body);
+    }
+
+    /// Answers (or on a learner, forwards) one request whose turn has come.
+    fn dispatch(&mut self, at: Origin, session: SessionId, body: &[u8]) {
+        let (conn, xid, opc, now) = (at.conn, at.xid, at.op, at.now);
+        let learner = self.mode == Mode::Learner;
+        match opc {
             op::AUTH => return self.auth(at, body),
+            op::CLOSE_SESSION if learner => return self.forward_close(at, session),
             op::CLOSE_SESSION => {
                 self.close_session(session, xid, Some((conn, xid)), now, true);
                 self.unbind(conn);
                 self.close(conn);
                 return;
             }
-            op::CREATE | op::CREATE2 | op::CREATE_CONTAINER => read_body::<CreateRequest>(body)
-                .and_then(|req| {
-                    if opc == op::CREATE_CONTAINER
-                        && req.flags != jute::codes::create_mode::CONTAINER
-                    {
-                        return Err(Code::BadArguments);
-                    }
-                    Ok((
-                        WriteRequest::Create { op: opc, req },
-                        if opc == op::CREATE {
-                            Shape::Create
-                        } else {
-                            Shape::Create2
-                        },
-                    ))
-                }),
-            op::CREATE_TTL => read_body(body).map(|r| (WriteRequest::CreateTtl(r), Shape::Create2)),
-            op::DELETE => read_body(body).map(|r| (WriteRequest::Delete(r), Shape::Empty)),
-            op::SET_DATA => read_body(body).map(|r| (WriteRequest::SetData(r), Shape::SetData)),
-            op::SET_ACL => read_body(body).map(|r| (WriteRequest::SetAcl(r), Shape::SetAcl)),
-            op::CHECK => read_body::<CheckVersionRequest>(body)
-                .map(|r| (Shape::Check(r.path.clone()), r))
-                .map(|(s, r)| (WriteRequest::Check(r), s)),
-            op::MULTI => read_body::<MultiRequest>(body).and_then(|m| {
-                // ZooKeeper cannot deserialize a read inside a write multi.
-                if m.ops
-                    .iter()
-                    .any(|o| matches!(o, MultiOp::GetData(_) | MultiOp::GetChildren(_)))
-                {
-                    return Err(Code::MarshallingError);
-                }
-                let ops = m.ops.iter().map(MultiOp::op_code).collect();
-                Ok((WriteRequest::Multi(m.ops), Shape::Multi(ops)))
-            }),
-            op::RECONFIG => Ok((WriteRequest::Reconfig, Shape::Empty)),
-            _ => {
+            op::SYNC if learner => return self.forward_sync(at, session, body),
+            _ => {}
+        }
+        match parse_write(opc, body) {
+            Some(Ok((_, shape))) if learner => self.forward_write(at, session, body, shape),
+            Some(Ok((req, shape))) => self.write(at, session, req, shape),
+            Some(Err(code)) => {
+                warn!(conn, op = opc, "undecodable request body");
+                self.reply(at, self.tree.last_zxid, code, Vec::new());
+            }
+            None => {
                 let (err, out) = self.read(conn, session, opc, body);
                 let zxid = self.tree.last_zxid;
                 self.reply(at, zxid, err, out);
-                return;
-            }
-        };
-        match write {
-            Ok((req, shape)) => self.write(at, session, req, shape),
-            Err(code) => {
-                warn!(conn, op = opc, "undecodable request body");
-                self.reply(at, self.tree.last_zxid, code, Vec::new());
             }
         }
     }
@@ -771,24 +855,20 @@ impl Server {
         let Some(c) = self.conns.get(&conn) else {
             return;
         };
-        let ctx = Ctx {
-            session,
-            auth: &c.auth,
-            extended_types: self.settings.extended_types,
-        };
-        let txn_op = prep::prep(&self.tree, &ctx, &req);
-        let zxid = self.tree.last_zxid + 1;
-        let txn = Txn {
-            session,
-            cxid: xid,
-            zxid,
-            time: now,
-            op: txn_op,
-        };
-        let applied = self.apply_txn(&txn);
-        self.log.push(txn);
+        let txn_op = self.prep_op(session, &c.auth, &req);
+        let (zxid, applied) = self.log_applied(session, xid, txn_op, now);
         let (err, body) = self.write_reply(&shape, applied);
         self.reply(at, zxid, err, body);
+    }
+
+    /// Turns a write into its txn against the newest state.
+    fn prep_op(&self, session: SessionId, auth: &AuthInfo, req: &WriteRequest) -> TxnOp {
+        let ctx = Ctx {
+            session,
+            auth,
+            extended_types: self.settings.extended_types,
+        };
+        prep::prep(&self.tree, &ctx, req)
     }
 
     fn write_reply(&self, shape: &Shape, applied: Applied) -> (Code, Vec<u8>) {

@@ -307,6 +307,23 @@ impl DataTree {
         }
     }
 
+    /// Every node, parents before children (for whole-state images).
+    pub fn nodes_in_path_order(&self) -> Vec<(&str, &Node)> {
+        let mut v: Vec<(&str, &Node)> = self.nodes.iter().map(|(p, n)| (p.as_str(), n)).collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        v
+    }
+
+    /// Sets `/zookeeper/config`'s data in place: server-local state that no
+    /// txn, zxid or snapshot records.
+    pub fn set_config_data(&mut self, data: Vec<u8>) {
+        if let Some(n) = self.nodes.get_mut("/zookeeper/config") {
+            let old = n.data.as_ref().map_or(0, Vec::len) as u64;
+            self.data_bytes = self.data_bytes - old + data.len() as u64;
+            n.data = Some(data);
+        }
+    }
+
     /// Looks a znode up by its full path.
     pub fn get(&self, path: &str) -> Option<&Node> {
         self.nodes.get(path)

@@ -1,14 +1,17 @@
 //! The single task that owns the core server: it feeds inputs in arrival
 //! order, runs the log stage, and routes released outputs to connections.
 
-use super::committer::Committer;
+use super::committer::{Committer, Job};
 use super::fourlw;
 use super::now_ms;
+use super::peer::PeerEvent;
+use super::replication::Replication;
 use super::snapshotter::Snapshotter;
 use crate::config::Config;
 use crate::core::server::{Out, Server, Settings};
 use crate::core::txn::Txn;
-use crate::core::ConnId;
+use crate::core::zab::{counter_of, epoch_of};
+use crate::core::{ConnId, Zxid};
 use crate::storage::snapshot::{Loaded, SnapStore};
 use crate::storage::txlog::TxLog;
 use std::collections::HashMap;
@@ -77,16 +80,29 @@ pub struct Driver {
     pub started_ms: i64,
     pub client_port: u16,
     pub committer: Committer,
+    /// Present in ensemble mode.
+    pub repl: Option<Replication>,
 }
 
 impl Driver {
+    /// True for an ensemble member configured as an observer.
+    pub fn is_observer(&self) -> bool {
+        self.config
+            .local_server()
+            .is_some_and(|s| s.role == crate::config::Role::Observer)
+    }
+
     fn flush(&mut self) {
-        let txns = self.server.take_txns();
-        if !txns.is_empty() {
-            let changes = self.server.take_changes();
-            self.committer.submit(txns, changes);
-        }
         let now = now_ms();
+        if let Some(r) = &mut self.repl {
+            r.after_server(&mut self.server, &self.committer, now);
+        } else {
+            let txns = self.server.take_txns();
+            if !txns.is_empty() {
+                let changes = self.server.take_changes();
+                self.committer.submit(Job::Append(txns, Some(changes)));
+            }
+        }
         while let Some(out) = self.server.pop_out(now) {
             match out {
                 Out::Send { conn, frame } => {
@@ -136,6 +152,17 @@ pub struct Recovered {
     pub server: Server,
     pub log: TxLog,
     pub snapshotter: Snapshotter,
+    /// The snapshot store's zxid: the log continues after it.
+    pub base: Zxid,
+    /// The log's txns after `base` (an ensemble's replica serves DIFFs
+    /// from them).
+    pub tail: Vec<Txn>,
+}
+
+/// True when `next` may follow `prev` in a log: the next counter of the
+/// same epoch, or the first txn of a later epoch.
+fn follows(prev: Zxid, next: Zxid) -> bool {
+    next == prev + 1 || (epoch_of(next) > epoch_of(prev) && counter_of(next) == 1)
 }
 
 /// Rebuilds the server from the snapshot store and the log tail after it.
@@ -159,7 +186,7 @@ pub fn recover(
         .collect();
     if let Some(first) = tail.first() {
         anyhow::ensure!(
-            first.zxid == snap_zxid + 1,
+            follows(snap_zxid, first.zxid),
             "txns {:#x}..{:#x} are in neither the snapshot store nor the txn log in {}: refusing to start",
             snap_zxid + 1,
             first.zxid - 1,
@@ -181,7 +208,17 @@ pub fn recover(
         server,
         log,
         snapshotter,
+        base: snap_zxid,
+        tail,
     })
+}
+
+/// The next peer event, or never in standalone mode.
+async fn recv_peer(rx: &mut Option<mpsc::UnboundedReceiver<PeerEvent>>) -> Option<PeerEvent> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Runs until the input channel closes or a shutdown arrives.
@@ -190,13 +227,19 @@ pub async fn run(
     mut rx: mpsc::Receiver<Input>,
     client_port: u16,
     recovered: Recovered,
+    ensemble: Option<(Replication, mpsc::UnboundedReceiver<PeerEvent>)>,
 ) -> std::io::Result<()> {
     let started_ms = now_ms();
     let Recovered {
         server,
         log,
         snapshotter,
+        ..
     } = recovered;
+    let (repl, mut peer_rx) = match ensemble {
+        Some((r, rx)) => (Some(r), Some(rx)),
+        None => (None, None),
+    };
     let (durable_tx, mut durable_rx) = mpsc::unbounded_channel();
     let committer = Committer::spawn(
         log,
@@ -213,8 +256,16 @@ pub async fn run(
         started_ms,
         client_port,
         committer,
+        repl,
     };
-    let mut ticker = tokio::time::interval(Duration::from_millis(100));
+    // Replication's timers (heartbeats, election resends) need a finer
+    // grain than session expiry.
+    let tick_ms = if d.repl.is_some() {
+        (d.config.tick_time_ms / 10).clamp(10, 100)
+    } else {
+        100
+    };
+    let mut ticker = tokio::time::interval(Duration::from_millis(tick_ms));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         let done = tokio::select! {
@@ -224,7 +275,26 @@ pub async fn run(
                 while let Ok(more) = durable_rx.try_recv() {
                     z = z.max(more);
                 }
-                d.server.mark_durable(z);
+                match &mut d.repl {
+                    Some(r) => r.durable(z, &mut d.server, &d.committer, now_ms()),
+                    None => d.server.mark_durable(z),
+                }
+                None
+            }
+            Some(ev) = recv_peer(&mut peer_rx) => {
+                if let Some(r) = &mut d.repl {
+                    let now = now_ms();
+                    r.on_peer(ev, &mut d.server, &d.committer, now);
+                    // Take what else arrived so one flush covers it.
+                    let mut n = 0;
+                    while n < 1024 {
+                        let Some(ev) = peer_rx.as_mut().and_then(|rx| rx.try_recv().ok()) else {
+                            break;
+                        };
+                        r.on_peer(ev, &mut d.server, &d.committer, now);
+                        n += 1;
+                    }
+                }
                 None
             }
             msg = rx.recv() => {
@@ -243,7 +313,11 @@ pub async fn run(
                 done
             }
             _ = ticker.tick() => {
-                d.server.tick(now_ms());
+                let now = now_ms();
+                d.server.tick(now);
+                if let Some(r) = &mut d.repl {
+                    r.tick(&mut d.server, &d.committer, now);
+                }
                 None
             }
         };
@@ -253,7 +327,9 @@ pub async fn run(
             // then close every connection.
             d.committer.finish();
             while let Ok(z) = durable_rx.try_recv() {
-                d.server.mark_durable(z);
+                if d.repl.is_none() {
+                    d.server.mark_durable(z);
+                }
             }
             d.flush();
             for (_, h) in d.conns.drain() {

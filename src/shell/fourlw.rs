@@ -4,6 +4,7 @@
 use super::driver::Driver;
 use super::VERSION;
 use crate::config::ConfRuntime;
+use crate::core::server::Mode;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -62,7 +63,7 @@ fn server_stats(d: &Driver, out: &mut String) {
     let _ = writeln!(out, "Connections: {}", d.conns.len());
     let _ = writeln!(out, "Outstanding: 0");
     let _ = writeln!(out, "Zxid: {:#x}", d.server.last_zxid());
-    let _ = writeln!(out, "Mode: standalone");
+    let _ = writeln!(out, "Mode: {}", server_state(d));
     let _ = writeln!(out, "Node count: {}", d.server.tree().node_count());
 }
 
@@ -101,9 +102,29 @@ fn cons(d: &Driver, out: &mut String, now: i64) {
 }
 
 /// Answers one four-letter word from the driver's state.
+/// What `srvr` prints as `Mode:` and `mntr` as `zk_server_state`.
+fn server_state(d: &Driver) -> &'static str {
+    match d.server.mode() {
+        Mode::Standalone => "standalone",
+        Mode::Leader { .. } => "leader",
+        Mode::Learner if d.is_observer() => "observer",
+        Mode::Learner => "follower",
+        Mode::Down => "looking",
+    }
+}
+
+/// Words ZooKeeper answers even while the server is out of service.
+fn answers_when_down(cmd: &str) -> bool {
+    matches!(cmd, "ruok" | "isro" | "conf" | "envi" | "dirs")
+}
+
 pub fn answer(d: &Driver, cmd: &str, now: i64) -> String {
     let mut out = String::new();
     let server = &d.server;
+    if server.mode() == Mode::Down && !answers_when_down(cmd) {
+        out.push_str("This ZooKeeper instance is not currently serving requests\n");
+        return out;
+    }
     match cmd {
         "ruok" => out.push_str("imok"),
         "isro" => out.push_str("rw"),
@@ -154,7 +175,7 @@ pub fn answer(d: &Driver, cmd: &str, now: i64) -> String {
             let s = &server.stats;
             let lines: Vec<(&str, String)> = vec![
                 ("zk_version", format!("{VERSION}, built on corral")),
-                ("zk_server_state", "standalone".into()),
+                ("zk_server_state", server_state(d).into()),
                 (
                     "zk_ephemerals_count",
                     server.tree().ephemeral_count().to_string(),
@@ -253,6 +274,11 @@ pub fn answer(d: &Driver, cmd: &str, now: i64) -> String {
         "gtmk" => out.push_str("0\n"),
         "stmk" => out.push_str("0\n"),
         "hash" => out.push_str("Digest in standalone server is disabled\n"),
+        "zabs" => {
+            if let Some(r) = &d.repl {
+                let _ = writeln!(out, "{}", r.zab.describe());
+            }
+        }
         _ => {}
     }
     out

@@ -11,12 +11,19 @@ mod connection;
 mod driver;
 pub mod fourlw;
 pub mod peer;
+mod replication;
 mod snapshotter;
 
 use crate::config::Config;
+use crate::config::Role as ServerRole;
+use crate::core::server::Mode;
+use crate::core::txn::codec;
+use crate::core::zab;
 use crate::storage::snapshot::SnapStore;
 use crate::storage::txlog::{LogOptions, TxLog};
 use anyhow::Context;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -34,6 +41,89 @@ pub(crate) fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+/// Resolves a `server.N` host and port to one socket address.
+async fn resolve(host: &str, port: u16) -> anyhow::Result<SocketAddr> {
+    tokio::net::lookup_host((host, port))
+        .await
+        .with_context(|| format!("resolving {host}:{port}"))?
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("{host}:{port} resolves to no address"))
+}
+
+/// Joins the ensemble the `server.N` lines describe: builds the replica
+/// from what recovery found, starts the peer links on this server's quorum
+/// port, and leaves the server out of service until a leader is settled.
+async fn start_ensemble(
+    config: &Config,
+    rec: &mut driver::Recovered,
+) -> anyhow::Result<(
+    replication::Replication,
+    mpsc::UnboundedReceiver<peer::PeerEvent>,
+)> {
+    let me = config.server_id;
+    let mine = config.servers.get(&me).ok_or_else(|| {
+        anyhow::anyhow!(
+            "this server's id {me} (myid) is not one of the server.N lines: {:?}",
+            config.servers.keys().collect::<Vec<_>>()
+        )
+    })?;
+    let (mut voters, mut observers) = (Vec::new(), Vec::new());
+    let mut peers = BTreeMap::new();
+    for (&id, spec) in &config.servers {
+        match spec.role {
+            ServerRole::Participant => voters.push(id),
+            ServerRole::Observer => observers.push(id),
+        }
+        if id != me {
+            peers.insert(id, resolve(&spec.host, spec.quorum_port).await?);
+        }
+    }
+    let tick = config.tick_time_ms as i64;
+    let mut zc = zab::Config::new(me, voters, observers, tick);
+    zc.init_limit_ms = config.init_limit as i64 * tick;
+    zc.sync_limit_ms = config.sync_limit as i64 * tick;
+    let epochs = replication::load_epochs(&replication::epochs_path(&config.data_dir))?;
+    let entries = std::mem::take(&mut rec.tail)
+        .into_iter()
+        .map(|t| {
+            let mut data = Vec::new();
+            codec::encode(&t, &mut data);
+            zab::Entry {
+                zxid: t.zxid,
+                data: Arc::new(data),
+            }
+        })
+        .collect();
+    let recovered = zab::Recovered {
+        accepted_epoch: epochs.accepted,
+        accepted_from: epochs.accepted_from,
+        current_epoch: epochs.current,
+        base: rec.base,
+        entries,
+        applied: rec.server.last_zxid(),
+    };
+    let listen = resolve(&mine.host, mine.quorum_port).await?;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (sender, local) = peer::start(me, listen, peers, events_tx)
+        .await
+        .with_context(|| format!("binding quorum port {listen}"))?;
+    let now = now_ms();
+    let text = replication::membership_text(config);
+    rec.server.set_mode(Mode::Down, now);
+    rec.server.set_config_node(&text);
+    info!(
+        me,
+        %local,
+        members = config.servers.len(),
+        "joining the ensemble"
+    );
+    let zab = zab::Zab::new(zc, recovered, now);
+    Ok((
+        replication::Replication::new(zab, sender, &config.data_dir, text),
+        events_rx,
+    ))
 }
 
 /// Runs a standalone server until SIGTERM or Ctrl-C.
@@ -70,13 +160,6 @@ pub async fn serve_until(
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
-    if config.servers.len() > 1 {
-        warn!(
-            servers = config.servers.len(),
-            "server.N lines found, but this corral does not replicate yet: \
-             it serves STANDALONE and shares no data with the other servers"
-        );
-    }
     let addr = (config.client_port_address.as_str(), config.client_port);
     let listener = TcpListener::bind(addr)
         .await
@@ -97,8 +180,19 @@ pub async fn serve_until(
     })?;
     let config = Arc::new(config);
     let (tx, rx) = mpsc::channel(4096);
-    let recovered = driver::recover(&config, opened.log, opened.txns, store, loaded, log_dir)?;
-    let driver = tokio::spawn(driver::run(config.clone(), rx, local.port(), recovered));
+    let mut recovered = driver::recover(&config, opened.log, opened.txns, store, loaded, log_dir)?;
+    let ensemble = if config.servers.len() > 1 {
+        Some(start_ensemble(&config, &mut recovered).await?)
+    } else {
+        None
+    };
+    let driver = tokio::spawn(driver::run(
+        config.clone(),
+        rx,
+        local.port(),
+        recovered,
+        ensemble,
+    ));
     info!(%local, version = VERSION, "serving clients");
     // Tests and scripts wait for this exact line.
     println!("corral: serving clients on {local}");

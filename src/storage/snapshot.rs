@@ -11,10 +11,11 @@
 //! `StatPersisted`, data buffer, ACL vector), `sessions` (key: session id,
 //! big-endian; value: timeout ms), and `meta` (`format`, `zxid`).
 
+use crate::core::image;
 use crate::core::server::Changes;
 use crate::core::tree::NodeImage;
 use crate::core::{SessionId, Zxid};
-use jute::{Acl, DecodeError, Jute, Reader, StatPersisted};
+use jute::{DecodeError, Reader};
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
 use std::path::{Path, PathBuf};
 
@@ -63,20 +64,7 @@ pub struct SnapStore {
 
 fn encode_node(n: &NodeImage) -> Vec<u8> {
     let mut out = vec![NODE_FORMAT];
-    StatPersisted {
-        czxid: n.czxid,
-        mzxid: n.mzxid,
-        ctime: n.ctime,
-        mtime: n.mtime,
-        version: n.version,
-        cversion: n.cversion,
-        aversion: n.aversion,
-        ephemeral_owner: n.owner,
-        pzxid: n.pzxid,
-    }
-    .write(&mut out);
-    n.data.write(&mut out);
-    n.acl.write(&mut out);
+    image::write_node(n, &mut out);
     out
 }
 
@@ -88,23 +76,9 @@ fn decode_node(bytes: &[u8]) -> Result<NodeImage, DecodeError> {
         return Err(DecodeError::Invalid(format!("node format {fmt}")));
     }
     let mut r = Reader::new(rest);
-    let s = StatPersisted::read(&mut r)?;
-    let data = Option::<Vec<u8>>::read(&mut r)?;
-    let acl = Vec::<Acl>::read(&mut r)?;
+    let n = image::read_node(&mut r)?;
     r.finish()?;
-    Ok(NodeImage {
-        data,
-        acl,
-        czxid: s.czxid,
-        mzxid: s.mzxid,
-        pzxid: s.pzxid,
-        ctime: s.ctime,
-        mtime: s.mtime,
-        version: s.version,
-        cversion: s.cversion,
-        aversion: s.aversion,
-        owner: s.ephemeral_owner,
-    })
+    Ok(n)
 }
 
 fn db_options() -> Options {
@@ -225,6 +199,32 @@ impl SnapStore {
         wo.set_sync(false);
         self.db.write_opt(b, &wo).map_err(db_err)?;
         self.zxid = last.zxid;
+        Ok(())
+    }
+
+    /// Replaces the whole contents with `img` and syncs: a follower that
+    /// installs a leader's image must not come back with a mix of both.
+    pub fn replace_all(&mut self, img: &image::Image) -> Result<(), SnapError> {
+        let db_err = |e| SnapError::Db(self.path.clone(), e);
+        let missing = || SnapError::Corrupt(self.path.clone(), "column family missing".into());
+        let nodes = self.db.cf_handle(CF_NODES).ok_or_else(missing)?;
+        let sessions = self.db.cf_handle(CF_SESSIONS).ok_or_else(missing)?;
+        let meta = self.db.cf_handle(CF_META).ok_or_else(missing)?;
+        let mut b = WriteBatch::default();
+        // Paths are UTF-8 and session keys 8 bytes: 0xff... sorts above both.
+        b.delete_range_cf(nodes, &[][..], &[0xffu8; 9][..]);
+        b.delete_range_cf(sessions, &[][..], &[0xffu8; 9][..]);
+        for (path, n) in &img.nodes {
+            b.put_cf(nodes, path.as_bytes(), encode_node(n));
+        }
+        for (id, t) in &img.sessions {
+            b.put_cf(sessions, id.to_be_bytes(), t.to_be_bytes());
+        }
+        b.put_cf(meta, b"zxid", img.zxid.to_be_bytes());
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(b, &wo).map_err(db_err)?;
+        self.zxid = img.zxid;
         Ok(())
     }
 

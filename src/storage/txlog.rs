@@ -75,6 +75,13 @@ fn io_err(p: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
     move |e| LogError::Io(p.to_path_buf(), e)
 }
 
+/// Makes a directory's entries (files created or removed) durable.
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
 /// A segment file and the zxid of its first record.
 fn segments(dir: &Path) -> Result<Vec<(Zxid, PathBuf)>, LogError> {
     let mut out = Vec::new();
@@ -96,6 +103,8 @@ fn segments(dir: &Path) -> Result<Vec<(Zxid, PathBuf)>, LogError> {
 /// What one segment held.
 struct Scan {
     txns: Vec<Txn>,
+    /// Offset just past each good record, parallel to `txns`.
+    ends: Vec<u64>,
     /// End of the last good record.
     good_end: u64,
     /// Set when the data stopped at a bad record: why.
@@ -118,6 +127,7 @@ fn scan(path: &Path) -> Result<Scan, LogError> {
         // A crash right after creating the file: nothing in it was acked.
         return Ok(Scan {
             txns: Vec::new(),
+            ends: Vec::new(),
             good_end: 0,
             bad: Some("segment shorter than its header".into()),
             data_after_bad: false,
@@ -132,6 +142,7 @@ fn scan(path: &Path) -> Result<Scan, LogError> {
     }
     let mut at = HEADER_LEN as usize;
     let mut txns = Vec::new();
+    let mut ends = Vec::new();
     let mut bad = None;
     while at + RECORD_HEAD <= bytes.len() {
         let h = &bytes[at..at + RECORD_HEAD];
@@ -168,6 +179,7 @@ fn scan(path: &Path) -> Result<Scan, LogError> {
             }
         }
         at += RECORD_HEAD + len;
+        ends.push(at as u64);
     }
     if bad.is_none() && at + RECORD_HEAD > bytes.len() && bytes[at..].iter().any(|b| *b != 0) {
         bad = Some("partial record head at the end".into());
@@ -183,6 +195,7 @@ fn scan(path: &Path) -> Result<Scan, LogError> {
     };
     Ok(Scan {
         txns,
+        ends,
         good_end: at as u64,
         bad,
         data_after_bad,
@@ -372,9 +385,7 @@ impl TxLog {
         };
         log.write_header().map_err(io_err(&log.path))?;
         // Make the new file's directory entry durable.
-        if let Ok(d) = File::open(&log.opts.dir) {
-            let _ = d.sync_all();
-        }
+        sync_dir(&log.opts.dir);
         Ok(log)
     }
 
@@ -435,6 +446,55 @@ impl TxLog {
         self.file.seek(SeekFrom::Start(self.write_pos))?;
         self.file.write_all(&self.buf)?;
         self.write_pos = end;
+        Ok(())
+    }
+
+    /// Durably drops every record above `zxid` (Zab's TRUNC: txns this
+    /// server logged that the new leader never had).
+    pub fn truncate_after(&mut self, zxid: Zxid) -> Result<(), LogError> {
+        self.sync().map_err(io_err(&self.path))?;
+        let dir = self.opts.dir.clone();
+        for (first, path) in segments(&dir)?.into_iter().rev() {
+            if first > zxid {
+                fs::remove_file(&path).map_err(io_err(&path))?;
+                continue;
+            }
+            let s = scan(&path)?;
+            let keep = s.txns.iter().take_while(|t| t.zxid <= zxid).count();
+            if keep < s.txns.len() {
+                let end = if keep == 0 {
+                    HEADER_LEN
+                } else {
+                    s.ends[keep - 1]
+                };
+                let f = OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io_err(&path))?;
+                f.set_len(end)
+                    .and_then(|()| f.sync_all())
+                    .map_err(io_err(&path))?;
+            }
+            break;
+        }
+        sync_dir(&dir);
+        let mut opts = self.opts.clone();
+        opts.base_zxid = opts.base_zxid.min(zxid);
+        *self = TxLog::open(opts)?.log;
+        info!(zxid = format_args!("{zxid:#x}"), "txn log truncated");
+        Ok(())
+    }
+
+    /// Durably empties the log; it continues after `base` (a state image
+    /// installed from the leader holds everything up to there).
+    pub fn reset(&mut self, base: Zxid) -> Result<(), LogError> {
+        let dir = self.opts.dir.clone();
+        for (_, path) in segments(&dir)? {
+            fs::remove_file(&path).map_err(io_err(&path))?;
+        }
+        let mut opts = self.opts.clone();
+        opts.base_zxid = base;
+        *self = TxLog::create(opts, base + 1, base)?;
         Ok(())
     }
 
@@ -516,6 +576,49 @@ mod tests {
         // Even a zxid past the end never deletes the newest segment.
         purge_below(d.path(), 1000).unwrap();
         assert_eq!(segments(d.path()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn truncate_after_drops_later_records_across_segments_durably() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = TxLog::open(opts(d.path())).unwrap().log;
+        for z in 1..=100 {
+            log.append(&[txn(z)]).unwrap();
+        }
+        let segs = segments(d.path()).unwrap();
+        assert!(segs.len() > 3);
+        // Cut inside an older segment: later segments go entirely.
+        let cut = segs[1].0 + 2;
+        log.truncate_after(cut).unwrap();
+        assert_eq!(log.last_zxid(), cut);
+        log.append(&[txn(cut + 1)]).unwrap();
+        log.sync().unwrap();
+        drop(log);
+        let o = TxLog::open(opts(d.path())).unwrap();
+        let zxids: Vec<i64> = o.txns.iter().map(|t| t.zxid).collect();
+        assert_eq!(zxids, (1..=cut + 1).collect::<Vec<_>>());
+        // Cutting everything leaves an empty log that continues after it.
+        let mut log = o.log;
+        log.truncate_after(0).unwrap();
+        drop(log);
+        assert!(TxLog::open(opts(d.path())).unwrap().txns.is_empty());
+    }
+
+    #[test]
+    fn reset_empties_the_log_and_continues_after_the_base() {
+        let d = tempfile::tempdir().unwrap();
+        let mut log = TxLog::open(opts(d.path())).unwrap().log;
+        for z in 1..=50 {
+            log.append(&[txn(z)]).unwrap();
+        }
+        log.reset(0x2_0000_0007).unwrap();
+        assert_eq!(log.last_zxid(), 0x2_0000_0007);
+        log.append(&[txn(0x2_0000_0008)]).unwrap();
+        log.sync().unwrap();
+        drop(log);
+        let o = TxLog::open(opts(d.path())).unwrap();
+        let zxids: Vec<i64> = o.txns.iter().map(|t| t.zxid).collect();
+        assert_eq!(zxids, vec![0x2_0000_0008]);
     }
 
     #[test]

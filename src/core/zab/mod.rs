@@ -154,6 +154,11 @@ pub enum Msg {
     },
     Ping,
     Pong,
+    /// Server-level traffic between a learner and its leader (forwarded
+    /// requests, session touches, sync barriers: `core::forward`). It
+    /// shares the FIFO link with proposals so a barrier's answer follows
+    /// the proposals it covers; the replica itself ignores it.
+    Server(Vec<u8>),
 }
 
 /// Something the host must do, in order.

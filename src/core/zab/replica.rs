@@ -907,6 +907,10 @@ impl Zab {
         if let Msg::Vote { round, vote, state } = msg {
             return self.on_vote(from, round, vote, state, now);
         }
+        if let Msg::Server(_) = msg {
+            // The host's business (see `Msg::Server`).
+            return;
+        }
         match &self.state {
             State::Following(f) if f.leader == from => self.on_leader_msg(msg, now),
             State::Leading(_) => self.on_learner_msg(from, msg, now),

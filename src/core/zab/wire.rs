@@ -136,6 +136,10 @@ pub fn encode(m: &Msg, out: &mut Vec<u8>) {
         }
         Msg::Ping => write_i32(out, 14),
         Msg::Pong => write_i32(out, 15),
+        Msg::Server(b) => {
+            write_i32(out, 16);
+            write_buf(out, b);
+        }
     }
 }
 
@@ -204,6 +208,7 @@ pub fn decode(b: &[u8]) -> Result<Msg, DecodeError> {
         },
         14 => Msg::Ping,
         15 => Msg::Pong,
+        16 => Msg::Server(r.read_buffer()?.unwrap_or_default()),
         _ => return Err(DecodeError::Invalid("peer message type".into())),
     };
     r.finish()?;
@@ -260,6 +265,7 @@ mod tests {
             Msg::Commit { zxid: 6 },
             Msg::Ping,
             Msg::Pong,
+            Msg::Server(vec![9, 8, 7]),
         ]
     }
 
