@@ -21,6 +21,8 @@ pub mod watches;
 pub mod zab;
 
 #[cfg(test)]
+mod ensemble_tests;
+#[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod server_tests;

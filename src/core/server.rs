@@ -445,6 +445,12 @@ impl Server {
         self.push(needs, Out::Close { conn }, None);
     }
 
+    /// Closes without waiting for any txn: for connections dropped while
+    /// out of service, which have seen nothing that could be undone.
+    fn close_now(&mut self, conn: ConnId) {
+        self.push(Zxid::MIN, Out::Close { conn }, None);
+    }
+
     fn notify(&mut self, conn: ConnId, event_type: i32, path: &str, zxid: Zxid) {
         let hdr = ReplyHeader {
             xid: xid::NOTIFICATION,
@@ -487,7 +493,7 @@ impl Server {
         );
         if self.mode == Mode::Down {
             debug!(conn, ip, "not serving clients while out of the ensemble");
-            self.close(conn);
+            self.close_now(conn);
             return;
         }
         let req = match ConnectRequest::read(&mut Reader::new(body)) {
@@ -779,6 +785,10 @@ impl Server {
             self.close(conn);
             return;
         }
+        if self.mode == Mode::Learner {
+            // Pings included: a client that only pings keeps its session.
+            self.touched.insert(session);
+        }
         if hdr.op == op::PING {
             let at = Origin {
                 xid: xid::PING,
@@ -787,12 +797,9 @@ impl Server {
             self.reply(at, self.tree.last_zxid, Code::Ok, Vec::new());
             return;
         }
-        if self.mode == Mode::Learner {
-            self.touched.insert(session);
-            if self.must_wait(conn, hdr.op) {
-                self.hold(conn, at, body);
-                return;
-            }
+        if self.mode == Mode::Learner && self.must_wait(conn, hdr.op) {
+            self.hold(conn, at, body);
+            return;
         }
         self.dispatch(at, session, body);
     }

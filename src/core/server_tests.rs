@@ -5,7 +5,7 @@ use super::server::{Out, Server, Settings};
 use jute::codes::{event, op, perms, Code};
 use jute::*;
 
-fn handshake(session: i64, passwd: Option<Vec<u8>>, last_zxid: i64) -> Vec<u8> {
+pub(super) fn handshake(session: i64, passwd: Option<Vec<u8>>, last_zxid: i64) -> Vec<u8> {
     to_bytes(&ConnectRequest {
         protocol_version: 0,
         last_zxid_seen: last_zxid,
@@ -16,13 +16,13 @@ fn handshake(session: i64, passwd: Option<Vec<u8>>, last_zxid: i64) -> Vec<u8> {
     })
 }
 
-fn request<T: Jute>(xid: i32, opc: i32, body: &T) -> Vec<u8> {
+pub(super) fn request<T: Jute>(xid: i32, opc: i32, body: &T) -> Vec<u8> {
     let mut v = to_bytes(&RequestHeader { xid, op: opc });
     body.write(&mut v);
     v
 }
 
-fn open_acl() -> Vec<Acl> {
+pub(super) fn open_acl() -> Vec<Acl> {
     vec![Acl {
         perms: perms::ALL,
         id: Id {
@@ -33,7 +33,7 @@ fn open_acl() -> Vec<Acl> {
 }
 
 /// Drains every released output.
-fn drain(s: &mut Server) -> Vec<Out> {
+pub(super) fn drain(s: &mut Server) -> Vec<Out> {
     let mut v = Vec::new();
     while let Some(o) = s.pop_out(0) {
         v.push(o);
@@ -41,7 +41,7 @@ fn drain(s: &mut Server) -> Vec<Out> {
     v
 }
 
-fn flush(s: &mut Server) -> Vec<Out> {
+pub(super) fn flush(s: &mut Server) -> Vec<Out> {
     if let Some(t) = s.take_txns().last() {
         s.mark_durable(t.zxid);
     }
@@ -49,7 +49,7 @@ fn flush(s: &mut Server) -> Vec<Out> {
 }
 
 /// (xid, err) of a reply frame, or the event type for a notification.
-fn header(out: &Out) -> (i32, i32, Vec<u8>) {
+pub(super) fn header(out: &Out) -> (i32, i32, Vec<u8>) {
     let Out::Send { frame, .. } = out else {
         panic!("expected a frame, got {out:?}")
     };
@@ -58,7 +58,7 @@ fn header(out: &Out) -> (i32, i32, Vec<u8>) {
     (h.xid, h.err, frame[4 + r.position()..].to_vec())
 }
 
-fn connect(s: &mut Server, conn: u64) -> ConnectResponse {
+pub(super) fn connect(s: &mut Server, conn: u64) -> ConnectResponse {
     s.connect(conn, "127.0.0.1", &handshake(0, None, 0), 0);
     let outs = flush(s);
     let Some(Out::Send { frame, .. }) = outs.first() else {
@@ -67,7 +67,7 @@ fn connect(s: &mut Server, conn: u64) -> ConnectResponse {
     from_bytes::<ConnectResponse>(&frame[4..]).unwrap()
 }
 
-fn create(path: &str) -> CreateRequest {
+pub(super) fn create(path: &str) -> CreateRequest {
     CreateRequest {
         path: path.into(),
         data: Some(b"x".to_vec()),

@@ -2,7 +2,7 @@
 //! clients: its mode, zxid allocation in the leader's epoch, requests
 //! forwarded by learners, and whole-state images for SNAP.
 
-use super::{parse_write, Mode, Out, Server};
+use super::{parse_write, Mode, Server};
 use crate::core::acl::AuthInfo;
 use crate::core::forward::Forward;
 use crate::core::image::{self, Image};
@@ -62,7 +62,7 @@ impl Server {
                         c.waiting.clear();
                         c.held.clear();
                     }
-                    self.push(Zxid::MIN, Out::Close { conn }, None);
+                    self.close_now(conn);
                 }
             }
             Mode::Leader { .. } => {
