@@ -13,7 +13,7 @@
 #               sync mode (1 session, 1 outstanding); server CPU µs per op
 #   restart     populate BENCH_ZNODES znodes of 100 B, RSS and data dir size,
 #               then SIGTERM and time from process start to serving
-#   ensemble    3-node ZooKeeper (corral's ensemble is not built yet)
+#   ensemble    3-node corral next to 3-node ZooKeeper (pipelined loads)
 #
 # Settings (environment):
 #   R=3                 rounds of each load
@@ -293,41 +293,60 @@ restart_one() {
     record "{\"du_kb\":$(du_kb "$dir")}"
 }
 
-# ZooKeeper as a 3-node ensemble on loopback; the same pipelined loads with
-# sessions spread over the three servers.
-ensemble() {
-    local i ports=() pids=() servers="" cfg="" entry round
-    for i in 1 2 3; do ports+=("$(free_port)"); done
-    for i in 1 2 3; do cfg+="server.$i=127.0.0.1:$(free_port):$(free_port)"$'\n'; done
-    for i in 1 2 3; do
-        zk_config "$WORK/zk3-$i" "${ports[i - 1]}" "initLimit=10
+# ensemble_config DIR CLIENT_PORT SERVER_LINES: a member's zoo.cfg + myid.
+ensemble_member() {
+    zk_config "$1" "$2" "initLimit=10
 syncLimit=5
-$cfg"
-        echo "$i" >"$WORK/zk3-$i/data/myid"
+$3"
+    echo "$4" >"$1/data/myid"
+}
+
+# Both as 3-node ensembles on loopback (running side by side, idle while
+# the other is measured); the same pipelined loads with sessions spread
+# over the three servers, rounds alternating which goes first.
+ensemble() {
+    local i s zk_ports=() c_ports=() zk_cfg="" c_cfg="" zk_servers="" c_servers="" pids=() entry round
+    for i in 1 2 3; do zk_ports+=("$(free_port)") c_ports+=("$(free_port)"); done
+    for i in 1 2 3; do
+        zk_cfg+="server.$i=127.0.0.1:$(free_port):$(free_port)"$'\n'
+        c_cfg+="server.$i=127.0.0.1:$(free_port):$(free_port);127.0.0.1:${c_ports[i - 1]}"$'\n'
     done
     for i in 1 2 3; do
+        ensemble_member "$WORK/zk3-$i" "${zk_ports[i - 1]}" "$zk_cfg" "$i"
+        ensemble_member "$WORK/corral3-$i" "${c_ports[i - 1]}" "$c_cfg" "$i"
         "$JAVA" "-Xmx$ZK_HEAP" -Dzookeeper.admin.enableServer=false -cp "$ZK_CP" \
             org.apache.zookeeper.server.quorum.QuorumPeerMain "$WORK/zk3-$i/zoo.cfg" >>"$RESULTS/zk3-$i.log" 2>&1 &
         pids+=("$!")
         PIDS+=("$!")
-        servers+="${servers:+,}127.0.0.1:${ports[i - 1]}"
+        RUST_LOG=warn "$CORRAL" serve --config "$WORK/corral3-$i/zoo.cfg" >>"$RESULTS/corral3-$i.log" 2>&1 &
+        pids+=("$!")
+        PIDS+=("$!")
+        zk_servers+="${zk_servers:+,}127.0.0.1:${zk_ports[i - 1]}"
+        c_servers+="${c_servers:+,}127.0.0.1:${c_ports[i - 1]}"
     done
     for i in 1 2 3; do
-        until fourlw "${ports[i - 1]}" srvr | grep -q "^Mode: \(leader\|follower\)"; do sleep 0.1; done
+        until fourlw "${zk_ports[i - 1]}" srvr | grep -q "^Mode: \(leader\|follower\)"; do sleep 0.1; done
+        until fourlw "${c_ports[i - 1]}" srvr | grep -q "^Mode: \(leader\|follower\)"; do sleep 0.1; done
     done
-    log "ZooKeeper ensemble up on $servers"
-    SERVER=zk3
+    log "ensembles up: ZooKeeper on $zk_servers, corral on $c_servers"
     for ((round = 0; round <= R; round++)); do
         RUN=$round
-        for entry in "create|--workload create $PIPE" "set|--workload set --keys $KEYS $PIPE" "mix|--workload mix --keys $KEYS $PIPE"; do
+        if ((round % 2)); then order="corral3 zk3"; else order="zk3 corral3"; fi
+        for entry in "create|--workload create $PIPE" "set|--workload set --keys $KEYS $PIPE" "get|--workload get --keys $KEYS $PIPE" "mix|--workload mix --keys $KEYS $PIPE"; do
             TAG=${entry%%|*}
             if ((round == 0)); then TAG="warmup-$TAG"; fi
-            local line
-            # shellcheck disable=SC2086
-            if line=$("$CORRAL" bench --server "$servers" --json-only ${entry#*|} --duration "$SECS" 2>>"$RESULTS/bench.err"); then
-                record "$line"
-                log "zk3 $TAG run $RUN done"
-            fi
+            for s in $order; do
+                SERVER=$s
+                local servers=$zk_servers line
+                [ "$s" = corral3 ] && servers=$c_servers
+                # shellcheck disable=SC2086
+                if line=$("$CORRAL" bench --server "$servers" --json-only ${entry#*|} --duration "$SECS" 2>>"$RESULTS/bench.err"); then
+                    record "$line"
+                    log "$s $TAG run $RUN: $(field "$line" ops_per_sec) ops/s, p50 $(field "$line" p50_us) µs, p99 $(field "$line" p99_us) µs"
+                else
+                    log "$s $TAG run $RUN: bench failed (see $RESULTS/bench.err)"
+                fi
+            done
         done
     done
     for i in "${pids[@]}"; do stop "$i"; done

@@ -192,20 +192,35 @@ def floors_table(rows, out):
 
 
 def ensemble_table(rows, out):
-    z3 = [r for r in rows if r.get("server") == "zk3" and not r["tag"].startswith("warmup")]
+    live = [r for r in rows if not r["tag"].startswith("warmup")]
+    z3 = [r for r in live if r.get("server") == "zk3"]
+    c3 = [r for r in live if r.get("server") == "corral3"]
     out.append("### 3-node ensemble\n")
-    out.append("corral: ensemble not yet available.\n")
-    if not z3:
+    if not z3 and not c3:
+        out.append("not measured.\n")
         return
-    out.append("| load | ZooKeeper 3 nodes ops/s | p50 µs | p99 µs |")
-    out.append("|---|---:|---:|---:|")
+    out.append(
+        "| load | corral 3 nodes ops/s | ZooKeeper 3 nodes ops/s | ratio (median of rounds) "
+        "| corral p50/p99 µs | ZooKeeper p50/p99 µs |"
+    )
+    out.append("|---|---:|---:|---:|---:|---:|")
     for tag in PIPELINED:
-        rs = [r for r in z3 if r["tag"] == tag]
-        if rs:
-            out.append(
-                f"| {tag} | {fmt(med(r['ops_per_sec'] for r in rs))} "
-                f"| {fmt(med(r['p50_us'] for r in rs))} | {fmt(med(r['p99_us'] for r in rs))} |"
-            )
+        cs = [r for r in c3 if r["tag"] == tag]
+        zs = [r for r in z3 if r["tag"] == tag]
+        if not cs and not zs:
+            continue
+        ratio = per_round_ratio(rows, tag, "ops_per_sec", "corral3", "zk3")
+
+        def lat(xs):
+            if not xs:
+                return "–"
+            return f"{fmt(med(r['p50_us'] for r in xs))}/{fmt(med(r['p99_us'] for r in xs))}"
+
+        out.append(
+            f"| {tag} | {fmt(med(r['ops_per_sec'] for r in cs)) if cs else '–'} "
+            f"| {fmt(med(r['ops_per_sec'] for r in zs)) if zs else '–'} "
+            f"| {fmt(ratio, 2, '×') if ratio is not None else '–'} | {lat(cs)} | {lat(zs)} |"
+        )
     out.append("")
 
 
