@@ -2,6 +2,7 @@
 //! by delivering): what a learner's clients see and in what order, with no
 //! network and no Zab.
 
+use super::forward::Forward;
 use super::server::{Mode, Out, Server, Settings};
 use super::server_tests::{create, drain, handshake, header, request};
 use super::zab::make_zxid;
@@ -37,9 +38,18 @@ impl Pair {
         if let Some(t) = txns.last() {
             self.leader.mark_durable(t.zxid);
         }
+        self.carry_answers();
+        for t in &txns {
+            self.learner.deliver(t);
+        }
+        drain(&mut self.learner)
+    }
+
+    /// Carries the leader's sync barriers to the learner.
+    fn carry_answers(&mut self) {
         for (to, f) in self.leader.take_answers() {
             assert_eq!(to, LEARNER_SID);
-            if let super::forward::Forward::Synced {
+            if let Forward::Synced {
                 session,
                 cxid,
                 zxid,
@@ -48,10 +58,6 @@ impl Pair {
                 self.learner.synced(session, cxid, zxid);
             }
         }
-        for t in &txns {
-            self.learner.deliver(t);
-        }
-        drain(&mut self.learner)
     }
 
     /// A client session through the learner; returns its id.
@@ -159,7 +165,6 @@ fn sync_on_a_learner_waits_for_the_leaders_barrier() {
     let mut p = Pair::new();
     let me = p.session(1);
     // Another session's write reaches the leader but not yet the learner.
-    p.leader.set_mode(Mode::Leader { epoch: 1 }, 1);
     let other = p.session(2);
     assert_ne!(me, other);
     p.learner
@@ -176,16 +181,7 @@ fn sync_on_a_learner_waits_for_the_leaders_barrier() {
     for f in p.learner.take_forwards() {
         p.leader.on_forward(LEARNER_SID, f, 3);
     }
-    for (_, f) in p.leader.take_answers() {
-        if let super::forward::Forward::Synced {
-            session,
-            cxid,
-            zxid,
-        } = f
-        {
-            p.learner.synced(session, cxid, zxid);
-        }
-    }
+    p.carry_answers();
     assert!(
         drain(&mut p.learner).is_empty(),
         "sync answered before the write it must cover was applied"
@@ -227,7 +223,7 @@ fn touches_reported_by_a_learner_keep_its_sessions_alive_on_the_leader() {
     assert_eq!(p.learner.take_touched(), vec![id]);
     p.leader.on_forward(
         LEARNER_SID,
-        super::forward::Forward::Touch { sessions: vec![id] },
+        Forward::Touch { sessions: vec![id] },
         timeout - 10,
     );
     p.leader.tick(timeout + 50);

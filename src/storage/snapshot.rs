@@ -16,7 +16,9 @@ use crate::core::server::Changes;
 use crate::core::tree::NodeImage;
 use crate::core::{SessionId, Zxid};
 use jute::{DecodeError, Reader};
-use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 use std::path::{Path, PathBuf};
 
 /// On-disk format version of the snapshot store.
@@ -164,6 +166,16 @@ impl SnapStore {
         ))
     }
 
+    /// The nodes, sessions and meta column families.
+    fn families(&self) -> Result<(&ColumnFamily, &ColumnFamily, &ColumnFamily), SnapError> {
+        let missing = || SnapError::Corrupt(self.path.clone(), "column family missing".into());
+        Ok((
+            self.db.cf_handle(CF_NODES).ok_or_else(missing)?,
+            self.db.cf_handle(CF_SESSIONS).ok_or_else(missing)?,
+            self.db.cf_handle(CF_META).ok_or_else(missing)?,
+        ))
+    }
+
     /// The zxid the store's contents correspond to.
     pub fn zxid(&self) -> Zxid {
         self.zxid
@@ -175,10 +187,7 @@ impl SnapStore {
             return Ok(());
         };
         let db_err = |e| SnapError::Db(self.path.clone(), e);
-        let missing = || SnapError::Corrupt(self.path.clone(), "column family missing".into());
-        let nodes = self.db.cf_handle(CF_NODES).ok_or_else(missing)?;
-        let sessions = self.db.cf_handle(CF_SESSIONS).ok_or_else(missing)?;
-        let meta = self.db.cf_handle(CF_META).ok_or_else(missing)?;
+        let (nodes, sessions, meta) = self.families()?;
         let mut b = WriteBatch::default();
         for c in changes {
             for (path, img) in &c.nodes {
@@ -206,10 +215,7 @@ impl SnapStore {
     /// installs a leader's image must not come back with a mix of both.
     pub fn replace_all(&mut self, img: &image::Image) -> Result<(), SnapError> {
         let db_err = |e| SnapError::Db(self.path.clone(), e);
-        let missing = || SnapError::Corrupt(self.path.clone(), "column family missing".into());
-        let nodes = self.db.cf_handle(CF_NODES).ok_or_else(missing)?;
-        let sessions = self.db.cf_handle(CF_SESSIONS).ok_or_else(missing)?;
-        let meta = self.db.cf_handle(CF_META).ok_or_else(missing)?;
+        let (nodes, sessions, meta) = self.families()?;
         let mut b = WriteBatch::default();
         // Paths are UTF-8 and session keys 8 bytes: 0xff... sorts above both.
         b.delete_range_cf(nodes, &[][..], &[0xffu8; 9][..]);
