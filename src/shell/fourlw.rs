@@ -113,6 +113,16 @@ fn server_state(d: &Driver) -> &'static str {
     }
 }
 
+/// Voting members (1 when standalone), as `mntr`'s zk_quorum_size.
+fn quorum_size(d: &Driver) -> usize {
+    d.config
+        .servers
+        .values()
+        .filter(|s| s.role == crate::config::Role::Participant)
+        .count()
+        .max(1)
+}
+
 /// Words ZooKeeper answers even while the server is out of service.
 fn answers_when_down(cmd: &str) -> bool {
     matches!(cmd, "ruok" | "isro" | "conf" | "envi" | "dirs")
@@ -212,8 +222,18 @@ pub fn answer(d: &Driver, cmd: &str, now: i64) -> String {
                     s.min_response_size.to_string(),
                 ),
                 ("zk_connection_drop_probability", "0.0".into()),
-                ("zk_quorum_size", "1".into()),
             ];
+            let mut lines = lines;
+            lines.push(("zk_quorum_size", quorum_size(d).to_string()));
+            if let Some((followers, synced, observers)) =
+                d.repl.as_ref().and_then(|r| r.zab.learner_counts())
+            {
+                lines.push(("zk_learners", (followers + observers).to_string()));
+                lines.push(("zk_synced_followers", synced.to_string()));
+                lines.push(("zk_synced_non_voting_followers", "0".into()));
+                lines.push(("zk_synced_observers", observers.to_string()));
+                lines.push(("zk_pending_syncs", "0".into()));
+            }
             for (k, v) in lines {
                 let _ = writeln!(out, "{k}\t{v}");
             }

@@ -168,6 +168,31 @@ impl Zab {
         self.logged
     }
 
+    /// On an established leader: (voting followers, of those synced,
+    /// observers) — what `mntr` reports as zk_followers,
+    /// zk_synced_followers and zk_synced_observers.
+    pub fn learner_counts(&self) -> Option<(usize, usize, usize)> {
+        let State::Leading(l) = &self.state else {
+            return None;
+        };
+        let voters = || {
+            l.learners
+                .iter()
+                .filter(|(s, x)| !x.observer && self.cfg.is_voter(**s))
+        };
+        let synced = voters()
+            .filter(|(_, x)| x.phase == LearnerPhase::Synced)
+            .count();
+        let observers = l
+            .learners
+            .iter()
+            .filter(|(s, x)| {
+                (x.observer || !self.cfg.is_voter(**s)) && x.phase == LearnerPhase::Synced
+            })
+            .count();
+        Some((voters().count(), synced, observers))
+    }
+
     /// Highest zxid applied to the state machine.
     pub fn applied(&self) -> Zxid {
         self.applied
