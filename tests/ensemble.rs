@@ -6,9 +6,10 @@
 //! * `three_servers_stay_consistent_under_faults` and
 //!   `five_servers_stay_consistent_under_faults`: concurrent writers and
 //!   readers record every operation in a [`History`] while the leader is
-//!   SIGKILLed (and restarted), a follower is SIGSTOPped (and continued),
-//!   and a minority holding the leader is cut off by the peer-link proxies
-//!   (then a follower alone). Afterwards every server must hold the same
+//!   SIGKILLed (and restarted), a follower and then the leader are
+//!   SIGSTOPped (and continued), and a minority holding the leader is cut off
+//!   by the peer-link proxies (connections dropped, then frozen), then a
+//!   follower alone. Afterwards every server must hold the same
 //!   values and znode stats, and the history must be linearizable per key
 //!   with per-session monotonic reads.
 //! * `leader_is_reelected_within_two_election_timeouts`: time from the
@@ -429,6 +430,70 @@ async fn create_keys(ens: &Ensemble, parent: &str) -> Vec<String> {
     keys
 }
 
+/// Cuts a minority holding the leader off the others (`how`), checks that
+/// the majority elects a leader and goes on while the old leader steps
+/// down, then heals and waits until everyone serves again.
+async fn partition_leader_minority(ens: &Ensemble, wl: &Workload, how: Cut, t0: Instant) {
+    let size = ens.ids().len();
+    let leader = ens.wait_roles_settled(SETTLE).await;
+    let mut minority = vec![leader];
+    minority.extend(
+        ens.ids()
+            .into_iter()
+            .filter(|&i| i != leader)
+            .take((size - 1) / 2 - 1),
+    );
+    let majority: Vec<Id> = ens
+        .ids()
+        .into_iter()
+        .filter(|i| !minority.contains(i))
+        .collect();
+    ens.partition(&minority, how);
+    let cut_at = Instant::now();
+    eprintln!(
+        "[{:>6}ms] partitioned {minority:?} from {majority:?} ({how:?})",
+        ms(t0)
+    );
+    let (new, _) = ens
+        .wait_leader_among(&majority, SETTLE)
+        .await
+        .unwrap_or_else(|| panic!("the majority {majority:?} elected no leader ({how:?})"));
+    eprintln!(
+        "[{:>6}ms] majority leader {new} after {:?}",
+        ms(t0),
+        cut_at.elapsed()
+    );
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let stale = ens.leaders_among(&minority).await;
+        if stale.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{stale:?} still claim leadership {SETTLE:?} after losing the quorum ({how:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!(
+        "[{:>6}ms] minority stepped down after {:?}",
+        ms(t0),
+        cut_at.elapsed()
+    );
+    let before = wl.ok_writes();
+    wl.wait_progress(
+        before,
+        20,
+        SETTLE,
+        &format!("in the majority partition ({how:?})"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    ens.heal();
+    ens.wait_roles_settled(SETTLE).await;
+    eprintln!("[{:>6}ms] healed; all serving", ms(t0));
+}
+
 /// The fault scenario shared by the 3- and 5-server tests.
 async fn consistent_under_faults(size: usize) {
     let t0 = Instant::now();
@@ -498,60 +563,12 @@ async fn consistent_under_faults(size: usize) {
         ms(t0)
     );
 
-    // 3. Cut a minority holding the leader off the others (blackhole): the
-    //    majority elects a new leader, the old one steps down.
-    let leader = ens.wait_roles_settled(SETTLE).await;
-    let mut minority = vec![leader];
-    minority.extend(
-        ens.ids()
-            .into_iter()
-            .filter(|&i| i != leader)
-            .take((size - 1) / 2 - 1),
-    );
-    let majority: Vec<Id> = ens
-        .ids()
-        .into_iter()
-        .filter(|i| !minority.contains(i))
-        .collect();
-    ens.partition(&minority, Cut::Blackhole);
-    let cut_at = Instant::now();
-    eprintln!(
-        "[{:>6}ms] partitioned {minority:?} from {majority:?}",
-        ms(t0)
-    );
-    let (new, _) = ens
-        .wait_leader_among(&majority, SETTLE)
-        .await
-        .unwrap_or_else(|| panic!("the majority {majority:?} elected no leader"));
-    eprintln!(
-        "[{:>6}ms] majority leader {new} after {:?}",
-        ms(t0),
-        cut_at.elapsed()
-    );
-    let deadline = Instant::now() + SETTLE;
-    loop {
-        let stale = ens.leaders_among(&minority).await;
-        if stale.is_empty() {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{stale:?} still claim leadership {SETTLE:?} after losing the quorum"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    eprintln!(
-        "[{:>6}ms] minority stepped down after {:?}",
-        ms(t0),
-        cut_at.elapsed()
-    );
-    let before = wl.ok_writes();
-    wl.wait_progress(before, 20, SETTLE, "in the majority partition")
-        .await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    ens.heal();
-    ens.wait_roles_settled(SETTLE).await;
-    eprintln!("[{:>6}ms] healed; all serving", ms(t0));
+    // 3. Cut a minority holding the leader off the others, first dropping
+    //    its connections (blackhole), then freezing them (no connection
+    //    breaks; stale messages arrive on heal): each time the majority
+    //    elects a new leader, the old one steps down, and all rejoin.
+    partition_leader_minority(&ens, &wl, Cut::Blackhole, t0).await;
+    partition_leader_minority(&ens, &wl, Cut::Freeze, t0).await;
 
     // 4. Refuse every connection of one follower for a while.
     let leader = ens.wait_roles_settled(SETTLE).await;

@@ -11,6 +11,11 @@
 //!   accepted and then held open without forwarding anything, like a network
 //!   that silently loses every packet: the dialer believes it is connected
 //!   and has to notice the silence by itself.
+//! * [`Cut::Freeze`]: nothing passes, but nothing is closed either: live
+//!   connections stall with their bytes held, new ones wait before reaching
+//!   the target. Neither side sees an error, so only its own timeouts can
+//!   tell it the peer is gone, and on heal everything held is delivered late,
+//!   as TCP does after a short outage.
 //!
 //! [`FaultProxy::heal`] forwards again. Connections held by a blackhole are
 //! closed on heal, as a real peer would reset a connection it never saw, so
@@ -25,8 +30,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
 /// How a cut link treats connections, see the module documentation.
@@ -36,6 +42,8 @@ pub enum Cut {
     Refuse,
     /// New connections are held open and nothing is forwarded.
     Blackhole,
+    /// Live connections stall, new ones wait; nothing is closed.
+    Freeze,
 }
 
 /// Whether the proxy forwards, guarded together with the connections it
@@ -47,6 +55,8 @@ struct State {
     live: Vec<AbortHandle>,
     /// Tasks holding blackholed connections.
     held: Vec<AbortHandle>,
+    /// True while frozen: forwarding tasks wait for it to turn false.
+    gate: watch::Sender<bool>,
 }
 
 /// Counters a test reads to prove the proxies were really on the path.
@@ -80,6 +90,7 @@ impl FaultProxy {
             cut: None,
             live: Vec::new(),
             held: Vec::new(),
+            gate: watch::Sender::new(false),
         }));
         let counters = Arc::new(Counters::default());
         let accept = tokio::spawn(accept_loop(
@@ -106,15 +117,21 @@ impl FaultProxy {
     pub fn cut(&self, how: Cut) {
         let mut s = lock(&self.state);
         s.cut = Some(how);
-        for h in s.live.drain(..) {
-            h.abort();
+        if how == Cut::Freeze {
+            s.gate.send_replace(true);
+        } else {
+            for h in s.live.drain(..) {
+                h.abort();
+            }
         }
     }
 
-    /// Forwards new connections again and closes the ones a blackhole held.
+    /// Forwards again: frozen connections deliver what they held, and the
+    /// ones a blackhole held are closed.
     pub fn heal(&self) {
         let mut s = lock(&self.state);
         s.cut = None;
+        s.gate.send_replace(false);
         for h in s.held.drain(..) {
             h.abort();
         }
@@ -165,9 +182,13 @@ async fn accept_loop(
         s.live.retain(|h| !h.is_finished());
         s.held.retain(|h| !h.is_finished());
         match s.cut {
-            None => {
-                counters.forwarded.fetch_add(1, Ordering::Relaxed);
-                let task = tokio::spawn(forward(inbound, target));
+            None | Some(Cut::Freeze) => {
+                let counter = match s.cut {
+                    None => &counters.forwarded,
+                    Some(_) => &counters.cut,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                let task = tokio::spawn(forward(inbound, target, s.gate.subscribe()));
                 s.live.push(task.abort_handle());
             }
             Some(Cut::Refuse) => {
@@ -183,14 +204,48 @@ async fn accept_loop(
     }
 }
 
-/// Copies bytes both ways until either side closes; dropping both streams
-/// then closes the other side too.
-async fn forward(mut inbound: TcpStream, target: SocketAddr) {
-    let Ok(mut outbound) = TcpStream::connect(target).await else {
+/// Copies bytes both ways until either side closes, pausing while the
+/// gate says frozen (a connection accepted while frozen reaches the target
+/// only on heal); dropping both streams then closes the other side too.
+async fn forward(inbound: TcpStream, target: SocketAddr, mut gate: watch::Receiver<bool>) {
+    if gate.wait_for(|frozen| !*frozen).await.is_err() {
+        return;
+    }
+    let Ok(outbound) = TcpStream::connect(target).await else {
         return;
     };
     let _ = outbound.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    let (in_rd, in_wr) = inbound.into_split();
+    let (out_rd, out_wr) = outbound.into_split();
+    tokio::select! {
+        _ = pump(in_rd, out_wr, gate.clone()) => {}
+        _ = pump(out_rd, in_wr, gate) => {}
+    }
+}
+
+/// One direction of a forwarded connection: bytes read while frozen are
+/// held until the gate opens.
+async fn pump(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut gate: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if gate.wait_for(|frozen| !*frozen).await.is_err() {
+            return;
+        }
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if gate.wait_for(|frozen| !*frozen).await.is_err() {
+            return;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Reads and discards everything, so the sender never sees back-pressure
