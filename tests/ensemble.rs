@@ -14,8 +14,10 @@
 //!   with per-session monotonic reads.
 //! * `leader_is_reelected_within_two_election_timeouts`: time from the
 //!   leader's SIGKILL until a survivor reports `Mode: leader`.
-//! * `sessions_are_global`: ephemerals, close, session moves and `sync`
-//!   across servers.
+//! * `sessions_are_global`: ephemerals, close, session moves, `sync` and
+//!   expiry across servers.
+//! * `the_checks_catch_writes_lost_with_a_wiped_disk`: the final reads and
+//!   the history checks do fail when acknowledged writes are lost.
 //!
 //! Every wait is bounded; servers are killed on drop, also on panic.
 
@@ -869,6 +871,41 @@ async fn sessions_are_global() {
         Mode::Follower,
         "f1 must still be a follower, or the reads above were not through one"
     );
+
+    // A session whose server dies and whose client can reach no other one
+    // is expired by the leader after its timeout (not at once: it could
+    // have moved), and its ephemeral goes everywhere.
+    let tick = Duration::from_millis(ens.opts.tick_ms);
+    let short = Duration::from_secs(2);
+    let lone = connect(&on(f2), short, wait).await.expect("session on f2");
+    assert_eq!(lone.session_timeout(), short, "negotiated session timeout");
+    lone.create("/eph-lone", b"l", &ephemeral())
+        .await
+        .expect("create an ephemeral through f2");
+    ens.kill(f2);
+    let killed_at = Instant::now();
+    let expiry_wait = short + SETTLE;
+    for (who, c) in [("the leader", &at_leader), ("follower f1", &reader)] {
+        loop {
+            c.sync("/eph-lone").await.expect("sync");
+            if c.check_stat("/eph-lone").await.expect("exists").is_none() {
+                break;
+            }
+            assert!(
+                killed_at.elapsed() < expiry_wait,
+                "the dead server's session did not expire on {who} within {expiry_wait:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    let expired_after = killed_at.elapsed();
+    assert!(
+        expired_after + 3 * tick >= short,
+        "the session of a dead server's client ended after {expired_after:?}, \
+         before its {short:?} timeout: it could not have moved to another server"
+    );
+    eprintln!("session of dead server {f2} expired after {expired_after:?} (timeout {short:?})");
+    drop(lone);
 }
 
 /// The harness itself can fail: writes acknowledged by a quorum are lost
