@@ -594,6 +594,7 @@ async fn consistent_under_faults(size: usize) {
     let before = wl.ok_writes();
     wl.wait_progress(before, 20, SETTLE, "after healing").await;
     let ops = wl.stop().await;
+    ens.assert_alive();
     let (leader, zxid) = ens.wait_converged(SETTLE).await;
     eprintln!(
         "[{:>6}ms] converged: leader {leader}, zxid {zxid:#x}; {}",

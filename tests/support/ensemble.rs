@@ -452,8 +452,31 @@ impl Ensemble {
         }
     }
 
-    /// SIGKILLs a member (also when it is stopped) and reaps it.
+    /// Panics if a member the test did not kill has exited on its own (a
+    /// crash or a fatal error), with its log: otherwise it would only show
+    /// as a member that never answers.
+    pub fn assert_alive(&mut self) {
+        for node in &mut self.nodes {
+            let exited = match node.child.as_mut().map(Child::try_wait) {
+                Some(Ok(Some(status))) => Some(status.to_string()),
+                Some(Err(e)) => Some(format!("wait failed: {e}")),
+                _ => None,
+            };
+            if let Some(status) = exited {
+                node.child = None;
+                panic!(
+                    "server {} exited on its own ({status}); log:\n{}",
+                    node.id,
+                    tail(&node.log(), 30)
+                );
+            }
+        }
+    }
+
+    /// SIGKILLs a member (also when it is stopped) and reaps it; panics if
+    /// it had already exited on its own.
     pub fn kill(&mut self, id: Id) {
+        self.assert_alive();
         let node = &mut self.nodes[id - 1];
         let mut child = node
             .child
