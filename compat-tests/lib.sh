@@ -1,24 +1,61 @@
-# Shared helpers for compat suites: start corral on an ephemeral port, and
-# record checks as PASS/FAIL lines (compat-tests/run counts them).
+# Shared helpers for compat suites: start the server under test (corral or
+# Apache ZooKeeper; one standalone server or a 3-server ensemble) on
+# ephemeral ports, and record checks as PASS/FAIL lines (compat-tests/run
+# counts them).
 
 _compat_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CORRAL_BIN="${CORRAL_BIN:-${CARGO_TARGET_DIR:-$_compat_root/target}/release/corral}"
+# The ensemble helpers (start_ensemble, kill_member, ...), used by the
+# ensemble topology below.
+. "$_compat_root/compat-tests/ensemble/lib.sh"
 
 # Switches (environment):
 #   COMPAT_TARGET=zookeeper   run against Apache ZooKeeper 3.8 (Debian jars)
 #                             instead of corral: the checks encode ZooKeeper's
 #                             behaviour, so they must pass there too.
+#   COMPAT_TOPOLOGY=standalone (default) one server;
+#   COMPAT_TOPOLOGY=ensemble  three servers on loopback (ensemble/lib.sh:
+#                             corral members, or ZooKeeper QuorumPeerMain
+#                             JVMs with COMPAT_TARGET=zookeeper), tickTime
+#                             500 unless the suite sets its own; clients get
+#                             all three in CORRAL_CONNECT.
 #   COMPAT_FAULT=drop-watches put a proxy between clients and the server that
 #                             drops every watch notification: the suites'
-#                             watch/cache/recipe checks must then fail.
+#                             watch/cache/recipe checks must then fail. In
+#                             the ensemble topology each member gets its own
+#                             proxy and CORRAL_CONNECT lists the proxies.
 
-# start_corral [--set K=V]...: starts the server under test on an ephemeral
-# port; sets CORRAL_PORT (the port clients use), CORRAL_CONNECT
-# (host:port), CORRAL_PID and CORRAL_DIR.
+PROXY_PIDS=()
+
+# compat_topology: standalone or ensemble (from COMPAT_TOPOLOGY).
+compat_topology() {
+  case "${COMPAT_TOPOLOGY:-standalone}" in
+    ensemble) echo ensemble ;;
+    *) echo standalone ;;
+  esac
+}
+
+# start_corral [--set K=V]...: starts the server under test on ephemeral
+# ports and sets
+#   CORRAL_CONNECT  the connect string clients use: 127.0.0.1:port for a
+#                   standalone server, 127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3
+#                   for an ensemble (the fault proxies' ports with COMPAT_FAULT)
+#   CORRAL_PORT     one server's client port, for four-letter words (the
+#                   standalone server, or its proxy with COMPAT_FAULT; in an
+#                   ensemble, member 1 directly)
+#   CORRAL_PID      the standalone server's pid (ensemble: ENSEMBLE_PID[i])
+#   CORRAL_DIR      scratch dir for the suite, removed by stop_corral
+# Every `--set K=V` applies to the server, or to every ensemble member.
 start_corral() {
   CORRAL_DIR="$(mktemp -d)"
   CORRAL_ARGS=("$@")
   SERVER_PORT=""
+  PROXY_PIDS=()
+  if [ "$(compat_topology)" = ensemble ]; then
+    start_ensemble_target "$@" || return 1
+    export CORRAL_PORT CORRAL_CONNECT
+    return 0
+  fi
   if [ "${COMPAT_TARGET:-corral}" = zookeeper ]; then
     start_zookeeper_target "$@" || return 1
   else
@@ -26,20 +63,69 @@ start_corral() {
   fi
   SERVER_PORT="$CORRAL_PORT"
   if [ -n "${COMPAT_FAULT:-}" ]; then
-    python3 "$(dirname "${BASH_SOURCE[0]}")/tools/fault_proxy.py" \
-      "$CORRAL_DIR/proxy.port" "$SERVER_PORT" "$COMPAT_FAULT" \
-      2>"$CORRAL_DIR/proxy.err" &
-    PROXY_PID=$!
-    for _ in $(seq 1 200); do
-      [ -s "$CORRAL_DIR/proxy.port" ] && break
-      sleep 0.05
-    done
-    CORRAL_PORT="$(cat "$CORRAL_DIR/proxy.port")"
-    echo "note: fault '$COMPAT_FAULT' injected by a proxy on port $CORRAL_PORT" >&2
+    start_fault_proxy "$SERVER_PORT" "$CORRAL_DIR/proxy" || return 1
+    CORRAL_PORT="$PROXY_PORT"
   fi
   CORRAL_CONNECT="127.0.0.1:$CORRAL_PORT"
   export CORRAL_PORT CORRAL_CONNECT
   return 0
+}
+
+# start_fault_proxy UPSTREAM_PORT FILE_PREFIX: starts fault_proxy.py (the
+# COMPAT_FAULT one) in front of UPSTREAM_PORT, adds its pid to PROXY_PIDS
+# and sets PROXY_PORT to the port it listens on.
+start_fault_proxy() {
+  PROXY_PORT=""
+  python3 "$_compat_root/compat-tests/tools/fault_proxy.py" \
+    "$2.port" "$1" "$COMPAT_FAULT" </dev/null >/dev/null 2>"$2.err" &
+  PROXY_PIDS+=($!)
+  for _ in $(seq 1 200); do
+    [ -s "$2.port" ] && break
+    sleep 0.05
+  done
+  if [ ! -s "$2.port" ]; then
+    echo "fault proxy for port $1 did not start: $(head -c 300 "$2.err")" >&2
+    return 1
+  fi
+  PROXY_PORT="$(cat "$2.port")"
+  echo "note: fault '$COMPAT_FAULT' injected by a proxy on port $PROXY_PORT in front of port $1" >&2
+}
+
+# start_ensemble_target [--set K=V]...: the ensemble topology of
+# start_corral: 3 members (ensemble/lib.sh) with the --set settings applied
+# to each, files under CORRAL_DIR; waits for one leader and two followers.
+start_ensemble_target() {
+  local i connect=""
+  ENSEMBLE_SETS=()
+  # TTL nodes, as the standalone ZooKeeper target enables them (corral's
+  # default).
+  [ "${COMPAT_TARGET:-corral}" = zookeeper ] && ENSEMBLE_SETS+=(zookeeper.extendedTypesEnabled=true)
+  while [ $# -gt 0 ]; do
+    if [ "$1" = --set ] && [ $# -ge 2 ]; then
+      ENSEMBLE_SETS+=("$2")
+      shift 2
+    else
+      shift
+    fi
+  done
+  if ! TMPDIR="$CORRAL_DIR" start_ensemble 3 "${COMPAT_ENSEMBLE_TIMEOUT:-60}"; then
+    echo "ensemble did not form: ${ENSEMBLE_ERROR:-?}" >&2
+    for i in $(seq 1 "$ENSEMBLE_N"); do
+      echo "  server $i: $(member_log_tail "$i")" >&2
+    done
+    return 1
+  fi
+  CORRAL_PORT="${ENSEMBLE_CPORT[1]}"
+  for i in $(seq 1 "$ENSEMBLE_N"); do
+    local port="${ENSEMBLE_CPORT[i]}"
+    if [ -n "${COMPAT_FAULT:-}" ]; then
+      start_fault_proxy "$port" "$CORRAL_DIR/proxy$i" || return 1
+      port="$PROXY_PORT"
+    fi
+    connect="${connect:+$connect,}127.0.0.1:$port"
+  done
+  CORRAL_CONNECT="$connect"
+  echo "note: ensemble $(ensemble_modes), clients use $CORRAL_CONNECT" >&2
 }
 
 # launch_corral PORT: runs corral with CORRAL_ARGS on PORT (0 = any) and
@@ -65,8 +151,21 @@ launch_corral() {
 }
 
 # kill_server [SIGNAL]: stops the server process (default KILL), keeping its
-# data dir and port so restart_server can bring it back.
+# data dir and port so restart_server can bring it back. In the ensemble
+# topology it stops every member at once: the whole service goes away.
 kill_server() {
+  if [ "$(compat_topology)" = ensemble ]; then
+    local i pids=()
+    for i in $(ensemble_live); do pids+=("${ENSEMBLE_PID[i]}"); done
+    # One kill for all: signalled one by one, a member that dies a few ms
+    # after another could still take over the clients of the first.
+    # (stderr: bash's "Killed" job reports)
+    {
+      [ ${#pids[@]} -gt 0 ] && kill "-${1:-KILL}" "${pids[@]}"
+      for i in $(ensemble_live); do kill_member "$i" "${1:-KILL}"; done
+    } 2>/dev/null
+    return 0
+  fi
   kill "-${1:-KILL}" "$CORRAL_PID" 2>/dev/null
   wait "$CORRAL_PID" 2>/dev/null
   return 0
@@ -74,7 +173,18 @@ kill_server() {
 
 # restart_server: starts the server again on the same port with the same
 # data (clients connected through the proxy, if any, reconnect through it).
+# In the ensemble topology it starts every member that is down and waits
+# (COMPAT_ENSEMBLE_TIMEOUT, 60 s) for one leader and two followers.
 restart_server() {
+  if [ "$(compat_topology)" = ensemble ]; then
+    local i
+    for i in $(seq 1 "$ENSEMBLE_N"); do
+      [ -z "${ENSEMBLE_PID[i]}" ] && { launch_member "$i" || return 1; }
+    done
+    ensemble_wait_roles "${COMPAT_ENSEMBLE_TIMEOUT:-60}" $(seq 1 "$ENSEMBLE_N") || return 1
+    echo "note: ensemble restarted: $(ensemble_modes)" >&2
+    return 0
+  fi
   local client_port="$CORRAL_PORT"
   if [ "${COMPAT_TARGET:-corral}" = zookeeper ]; then
     start_zookeeper_target "${CORRAL_ARGS[@]}" || return 1
@@ -146,11 +256,19 @@ PY
 }
 
 stop_corral() {
-  [ -n "${PROXY_PID:-}" ] && kill "$PROXY_PID" 2>/dev/null && wait "$PROXY_PID" 2>/dev/null
+  local p
+  for p in "${PROXY_PIDS[@]}"; do
+    kill "$p" 2>/dev/null && wait "$p" 2>/dev/null
+  done
   [ -n "${CORRAL_PID:-}" ] && kill "$CORRAL_PID" 2>/dev/null && wait "$CORRAL_PID" 2>/dev/null
-  [ -n "${CORRAL_DIR:-}" ] && rm -rf "$CORRAL_DIR"
+  [ -n "${ENSEMBLE_DIR:-}" ] && stop_ensemble
+  if [ "${ENSEMBLE_KEEP:-0}" = 1 ] && [ "$(compat_topology)" = ensemble ]; then
+    echo "note: suite files kept in $CORRAL_DIR" >&2
+  else
+    [ -n "${CORRAL_DIR:-}" ] && rm -rf "$CORRAL_DIR"
+  fi
   CORRAL_PID=""
-  PROXY_PID=""
+  PROXY_PIDS=()
   SERVER_PORT=""
 }
 

@@ -14,6 +14,11 @@
 #   ENSEMBLE_PID[i]       pid of member i ("" while it is down), also ENSEMBLE_PID_<i>
 # ENSEMBLE_KEEP=1 keeps ENSEMBLE_DIR (server logs) after stop_ensemble.
 # ENSEMBLE_TICK_MS (default 500) is the tickTime.
+# ENSEMBLE_SETS (array of KEY=VALUE, set before start_ensemble) applies to
+# every member after its zoo.cfg (later wins): corral gets `--set KEY=VALUE`;
+# ZooKeeper gets a -DKEY=VALUE system property for the keys it reads as
+# properties (zookeeper.*, znode.*, jute.*) and a zoo.cfg line otherwise
+# (appended, so it overrides the line written before it).
 
 ENSEMBLE_DIR=""
 ENSEMBLE_N=0
@@ -22,6 +27,7 @@ ENSEMBLE_CPORT=()
 ENSEMBLE_QPORT=()
 ENSEMBLE_EPORT=()
 ENSEMBLE_PID=()
+ENSEMBLE_SETS=()
 ENSEMBLE_ERROR="" # why the last start_ensemble / ensemble_wait_roles failed
 
 # free_ports N: N distinct free loopback ports, one per line (all bound at
@@ -80,6 +86,12 @@ start_ensemble() {
       for j in $(seq 1 "$n"); do
         echo "server.$j=127.0.0.1:${ENSEMBLE_QPORT[j]}:${ENSEMBLE_EPORT[j]};127.0.0.1:${ENSEMBLE_CPORT[j]}"
       done
+      if [ "${COMPAT_TARGET:-corral}" = zookeeper ]; then
+        local kv
+        for kv in "${ENSEMBLE_SETS[@]}"; do
+          ensemble_is_property "$kv" || echo "$kv"
+        done
+      fi
     } >"$d/zoo.cfg"
   done
   for i in $(seq 1 "$n"); do
@@ -88,13 +100,26 @@ start_ensemble() {
   ensemble_wait_roles "$limit" $(seq 1 "$n")
 }
 
+# ensemble_is_property KEY=VALUE: whether ZooKeeper reads KEY as a Java
+# system property rather than from zoo.cfg.
+ensemble_is_property() {
+  case "$1" in
+    zookeeper.*|znode.*|jute.*) return 0 ;;
+    *) return 1 ;;
+  esac
+}
+
 # launch_member I: starts member I in the background (no wait).
 launch_member() {
-  local i="$1" d="$ENSEMBLE_DIR/s$1"
+  local i="$1" d="$ENSEMBLE_DIR/s$1" kv props=() sets=()
+  for kv in "${ENSEMBLE_SETS[@]}"; do
+    sets+=(--set "$kv")
+    ensemble_is_property "$kv" && props+=("-D$kv")
+  done
   if [ "${COMPAT_TARGET:-corral}" = zookeeper ]; then
     java -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \
       -Dzookeeper.admin.enableServer=false -Dzookeeper.jmx.log4j.disable=true \
-      -Dorg.slf4j.simpleLogger.showDateTime=true \
+      -Dorg.slf4j.simpleLogger.showDateTime=true "${props[@]}" \
       -cp "${ZOOKEEPER_CLASSPATH:-/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar}" \
       org.apache.zookeeper.server.quorum.QuorumPeerMain "$d/zoo.cfg" \
       </dev/null >>"$d/stdout" 2>>"$d/stderr" &
@@ -104,7 +129,7 @@ launch_member() {
       echo "launch_member: $ENSEMBLE_ERROR" >&2
       return 1
     fi
-    "$CORRAL_BIN" serve --config "$d/zoo.cfg" </dev/null >>"$d/stdout" 2>>"$d/stderr" &
+    "$CORRAL_BIN" serve --config "$d/zoo.cfg" "${sets[@]}" </dev/null >>"$d/stdout" 2>>"$d/stderr" &
   fi
   ENSEMBLE_PID[i]=$!
   export "ENSEMBLE_PID_$i=$!"

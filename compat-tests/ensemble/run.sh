@@ -28,7 +28,10 @@
 # corral is started as `$CORRAL_BIN serve --config s<i>/zoo.cfg` (myid in
 # the data dir, server.N lines with ";127.0.0.1:clientPort"); with
 # COMPAT_TARGET=zookeeper the same zoo.cfg feeds ZooKeeper's QuorumPeerMain.
-# COMPAT_FAULT is not applied here (no proxy in front of an ensemble).
+# COMPAT_FAULT is not applied here (no proxy in front of these members).
+# This suite starts its own ensemble, so compat-tests/run runs it once, not
+# once per COMPAT_TOPOLOGY:
+# compat-topology: own
 # Knobs: COMPAT_CACHE, ENSEMBLE_KEEP=1 (keep the scratch dir),
 # ENSEMBLE_ITERATIONS (40), ENSEMBLE_KILL_AFTER (20), ENSEMBLE_FORM_TIMEOUT (30 s
 # for the first election).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # zkCli.sh (Debian's ZooKeeper 3.8) scripted against corral: every node
 # type, ls/get/set/stat, versions, ACLs with addauth, watches, sync,
-# getEphemerals, getAllChildrenNumber, whoami, config and deleteall.
+# getEphemerals, getAllChildrenNumber, whoami, config (members listed in the
+# ensemble topology, none standalone) and deleteall.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 . "$here/../lib.sh"
@@ -10,7 +11,7 @@ start_corral || { echo "FAIL zkcli server start"; exit 1; }
 trap stop_corral EXIT
 out="$CORRAL_DIR/zkcli.out"
 
-zk() { timeout 60 "$ZKCLI" -server "127.0.0.1:$CORRAL_PORT" >"$out" 2>&1; }
+zk() { timeout 60 "$ZKCLI" -server "$CORRAL_CONNECT" >"$out" 2>&1; }
 
 zk <<'CMDS'
 create /app hello
@@ -65,3 +66,14 @@ check "getAcl after setAcl auth" "$out" "^'digest,'alice:"
 check "watch fires" "$out" 'WatchedEvent state:SyncConnected type:NodeDataChanged path:/app'
 check "deleteall removes the subtree" "$out" '^\[zookeeper\]$'
 check_not "no unexpected server errors" "$out" 'KeeperErrorCode = (ConnectionLoss|Unimplemented|MarshallingError)'
+# `config` prints /zookeeper/config: nothing for a standalone server (no
+# dynamic config), every member as a participant for an ensemble.
+if [ "$(compat_topology)" = ensemble ]; then
+  for i in $(seq 1 "$ENSEMBLE_N"); do
+    check "config lists server.$i as a participant with its client port" "$out" \
+      "^server\.$i=127\.0\.0\.1:${ENSEMBLE_QPORT[i]}:${ENSEMBLE_EPORT[i]}:participant;127\.0\.0\.1:${ENSEMBLE_CPORT[i]}\$"
+  done
+  check "config ends with version=0 (static config)" "$out" '^version=0$'
+else
+  check_not "config of a standalone server lists no members" "$out" '^server\.[0-9]+='
+fi
