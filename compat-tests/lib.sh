@@ -281,3 +281,50 @@ check() {
 check_not() {
   if grep -Eq -- "$3" "$2"; then echo "FAIL $1 (unexpected line matching: $3)"; else echo "PASS $1"; fi
 }
+
+# java_build NAME CLASSES JAVA_DIR WATCHED...: builds a Java client suite.
+# Installs the Debian packages named in the array `java_pkgs` that are
+# missing, sets `cp` to the /usr/share/java jars named in the array `jars`,
+# and compiles JAVA_DIR/*.java into the directory CLASSES when a file under
+# one of the WATCHED paths is newer than the last build (javac's output goes
+# to NAME-javac.log next to CLASSES). On failure prints "FAIL NAME packages",
+# "FAIL NAME classpath" or "FAIL NAME compile" and exits the suite.
+java_build() {
+  local name="$1" classes="$2" java_dir="$3"
+  shift 3
+  local cache="${classes%/*}"
+  local missing=() pkg j sudo stamp fresh
+  for pkg in "${java_pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    echo "note: installing ${missing[*]}" >&2
+    if ! $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
+      $sudo apt-get update -qq >/dev/null 2>&1
+      $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+        { echo "FAIL $name packages (apt-get install ${missing[*]} failed)"; exit 1; }
+    fi
+  fi
+  cp=""
+  for j in "${jars[@]}"; do
+    [ -f "/usr/share/java/$j.jar" ] || { echo "FAIL $name classpath (/usr/share/java/$j.jar missing)"; exit 1; }
+    cp="$cp:/usr/share/java/$j.jar"
+  done
+  cp="${cp#:}"
+
+  # Compile when a source is newer than the last build.
+  stamp="$classes/.stamp"
+  if [ ! -f "$stamp" ] || [ -n "$(find "$@" -newer "$stamp" -print -quit)" ]; then
+    mkdir -p "$cache"
+    fresh="$(mktemp -d "$classes.new.XXXXXX")"
+    if ! javac -nowarn -encoding UTF-8 -d "$fresh" -cp "$cp" "$java_dir"/*.java >"$cache/$name-javac.log" 2>&1; then
+      echo "FAIL $name compile ($(head -c 600 "$cache/$name-javac.log" | tr '\n' ' '))"
+      rm -rf "$fresh"
+      exit 1
+    fi
+    touch "$fresh/.stamp"
+    rm -rf "$classes" && mv "$fresh" "$classes"
+  fi
+}

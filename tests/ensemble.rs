@@ -32,13 +32,14 @@ mod proxy;
 use spawns as _;
 
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ensemble::{connect, session_location, Ensemble, EnsembleOpts, Id, Mode};
-use history::{check_all, summary, History, Kind, Op, Outcome};
+use history::{check_all, summary, History, Kind, Op, OpId, Outcome};
 use proxy::Cut;
 use zookeeper_client as zk;
 
@@ -62,6 +63,12 @@ fn persistent() -> zk::CreateOptions<'static> {
 
 fn ephemeral() -> zk::CreateOptions<'static> {
     zk::CreateMode::Ephemeral.with_acls(zk::Acls::anyone_all())
+}
+
+/// A session of the checks and setup steps (10 s timeout) on `servers`,
+/// established within 15 s.
+async fn session(servers: &str) -> Result<zk::Client, String> {
+    connect(servers, Duration::from_secs(10), Duration::from_secs(15)).await
 }
 
 /// Milliseconds since `t0`, for the test's progress log.
@@ -253,17 +260,23 @@ fn certainly_failed(e: &zk::Error) -> bool {
     )
 }
 
-async fn write_once(sh: &Shared, client: &zk::Client, cid: u32, key: &str) -> Next {
-    let value = sh.next_value.fetch_add(1, Ordering::SeqCst);
-    let h = &sh.history;
-    let id = h.invoke_write(cid, key, value);
-    let data = value.to_string();
-    match tokio::time::timeout(OP_TIMEOUT, client.set_data(key, data.as_bytes(), None)).await {
-        Ok(Ok(stat)) => {
-            h.complete_write(id, Outcome::Ok, Some(stat.version));
+/// Awaits the request recorded as `id` for at most [`OP_TIMEOUT`] and
+/// completes its history entry: through `ok` when it succeeds, as failed
+/// when `no_effect` holds for its error, as unknown after any other error
+/// or the timeout. Says how the worker goes on.
+async fn settle<T>(
+    h: &History,
+    id: OpId,
+    request: impl Future<Output = Result<T, zk::Error>>,
+    no_effect: fn(&zk::Error) -> bool,
+    ok: impl FnOnce(T),
+) -> Next {
+    match tokio::time::timeout(OP_TIMEOUT, request).await {
+        Ok(Ok(reply)) => {
+            ok(reply);
             Next::Continue
         }
-        Ok(Err(e)) if certainly_failed(&e) => {
+        Ok(Err(e)) if no_effect(&e) => {
             h.complete_failed(id);
             Next::Backoff
         }
@@ -280,6 +293,18 @@ async fn write_once(sh: &Shared, client: &zk::Client, cid: u32, key: &str) -> Ne
             Next::Backoff
         }
     }
+}
+
+async fn write_once(sh: &Shared, client: &zk::Client, cid: u32, key: &str) -> Next {
+    let value = sh.next_value.fetch_add(1, Ordering::SeqCst);
+    let h = &sh.history;
+    let id = h.invoke_write(cid, key, value);
+    let data = value.to_string();
+    let request = client.set_data(key, data.as_bytes(), None);
+    settle(h, id, request, certainly_failed, |stat| {
+        h.complete_write(id, Outcome::Ok, Some(stat.version))
+    })
+    .await
 }
 
 /// Parses a register's data: empty is the initial state; anything that is
@@ -299,24 +324,15 @@ fn parse_value(data: &[u8]) -> Option<u64> {
 async fn read_once(sh: &Shared, client: &zk::Client, cid: u32, key: &str) -> Next {
     let h = &sh.history;
     let id = h.invoke_read(cid, key);
-    match tokio::time::timeout(OP_TIMEOUT, client.get_data(key)).await {
-        Ok(Ok((data, _))) => {
-            h.complete_read(id, Outcome::Ok, parse_value(&data));
-            Next::Continue
-        }
-        Ok(Err(e)) => {
-            h.complete_unknown(id);
-            if ends_session(&e) {
-                Next::NewSession
-            } else {
-                Next::Backoff
-            }
-        }
-        Err(_) => {
-            h.complete_unknown(id);
-            Next::Backoff
-        }
-    }
+    // A read's error is never taken as proof that it had no effect.
+    settle(
+        h,
+        id,
+        client.get_data(key),
+        |_| false,
+        |(data, _)| h.complete_read(id, Outcome::Ok, parse_value(&data)),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------------------
@@ -336,13 +352,9 @@ async fn read_everywhere(
     type View = (Vec<String>, BTreeMap<String, (Vec<u8>, zk::Stat)>);
     let mut views: Vec<(Id, View)> = Vec::new();
     for &id in servers {
-        let c = connect(
-            &ens.client_addr(id),
-            Duration::from_secs(10),
-            Duration::from_secs(15),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("final read: no session on server {id}: {e}"));
+        let c = session(&ens.client_addr(id))
+            .await
+            .unwrap_or_else(|e| panic!("final read: no session on server {id}: {e}"));
         c.sync(parent)
             .await
             .unwrap_or_else(|e| panic!("final read: sync on server {id}: {e}"));
@@ -409,15 +421,18 @@ async fn kill_leader_and_time(ens: &mut Ensemble, leader: Id) -> (Id, Id, Durati
     (leader, new, took)
 }
 
+/// Waits (up to [`SETTLE`]) until one of `among` leads and returns it;
+/// panics saying `why` the others should have elected one.
+async fn new_leader_among(ens: &Ensemble, among: &[Id], why: &str) -> Id {
+    ens.wait_leader_among(among, SETTLE)
+        .await
+        .unwrap_or_else(|| panic!("no leader among {among:?} {why}"))
+        .0
+}
+
 /// Creates the workload's registers (empty data: the initial state).
 async fn create_keys(ens: &Ensemble, parent: &str) -> Vec<String> {
-    let c = connect(
-        &ens.connect_string(),
-        Duration::from_secs(10),
-        Duration::from_secs(15),
-    )
-    .await
-    .expect("setup session");
+    let c = session(&ens.connect_string()).await.expect("setup session");
     c.create(parent, b"", &persistent())
         .await
         .expect("create the registers' parent");
@@ -456,10 +471,8 @@ async fn partition_leader_minority(ens: &Ensemble, wl: &Workload, how: Cut, t0: 
         "[{:>6}ms] partitioned {minority:?} from {majority:?} ({how:?})",
         ms(t0)
     );
-    let (new, _) = ens
-        .wait_leader_among(&majority, SETTLE)
-        .await
-        .unwrap_or_else(|| panic!("the majority {majority:?} elected no leader ({how:?})"));
+    let why = format!("in the majority partition ({how:?})");
+    let new = new_leader_among(ens, &majority, &why).await;
     eprintln!(
         "[{:>6}ms] majority leader {new} after {:?}",
         ms(t0),
@@ -546,10 +559,8 @@ async fn consistent_under_faults(size: usize) {
     let others: Vec<Id> = ens.ids().into_iter().filter(|&i| i != leader).collect();
     ens.pause(leader);
     let stopped_at = Instant::now();
-    let (new, _) = ens
-        .wait_leader_among(&others, SETTLE)
-        .await
-        .unwrap_or_else(|| panic!("no leader among {others:?} while leader {leader} is stopped"));
+    let why = format!("while leader {leader} is stopped");
+    let new = new_leader_among(&ens, &others, &why).await;
     eprintln!(
         "[{:>6}ms] stopped leader {leader}; {new} leads after {:?}",
         ms(t0),
@@ -664,13 +675,7 @@ async fn leader_is_reelected_within_two_election_timeouts() {
         opts.proxied = false;
         let mut ens = Ensemble::start(opts).await;
         let mut leader = ens.wait_converged(SETTLE).await.0;
-        let c = connect(
-            &ens.connect_string(),
-            Duration::from_secs(10),
-            Duration::from_secs(15),
-        )
-        .await
-        .expect("setup session");
+        let c = session(&ens.connect_string()).await.expect("setup session");
         let mut times = Vec::new();
         for round in 0..3 {
             // Some state to carry over, so the election compares real logs.
@@ -693,6 +698,41 @@ async fn leader_is_reelected_within_two_election_timeouts() {
             "{size} servers: election times {times:?} (bound {:?})",
             2 * ens.opts.election_timeout()
         );
+    }
+}
+
+/// The session owning the ephemeral `path` as `c` (a session on `server`)
+/// sees it; panics if `path` is not there.
+async fn ephemeral_owner(c: &zk::Client, path: &str, server: &str) -> i64 {
+    c.check_stat(path)
+        .await
+        .unwrap_or_else(|e| panic!("exists {path} on {server}: {e}"))
+        .unwrap_or_else(|| panic!("the ephemeral {path} is not on {server}"))
+        .ephemeral_owner
+}
+
+/// Polls through each (server, session) pair, after a `sync`, until
+/// `path` is gone there; panics naming `what` and the server if it is
+/// still there `within` after `since`.
+async fn wait_gone(
+    sessions: &[(&str, &zk::Client)],
+    path: &str,
+    since: Instant,
+    within: Duration,
+    what: &str,
+) {
+    for (who, c) in sessions {
+        loop {
+            c.sync(path).await.expect("sync");
+            if c.check_stat(path).await.expect("exists").is_none() {
+                break;
+            }
+            assert!(
+                since.elapsed() < within,
+                "{what} ({path}) is still on {who} after {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 }
 
@@ -724,40 +764,22 @@ async fn sessions_are_global() {
     let at_leader = connect(&on(leader), session, wait)
         .await
         .expect("session on the leader");
-    let stat = at_leader
-        .check_stat("/eph-a")
-        .await
-        .expect("exists on the leader")
-        .expect("an ephemeral created through a follower is on the leader");
-    assert_eq!(stat.ephemeral_owner, a.session_id().0);
+    let owner = ephemeral_owner(&at_leader, "/eph-a", "the leader").await;
+    assert_eq!(owner, a.session_id().0);
     let at_f2 = connect(&on(f2), session, wait)
         .await
         .expect("session on f2");
     at_f2.sync("/eph-a").await.expect("sync on f2");
-    let stat = at_f2
-        .check_stat("/eph-a")
-        .await
-        .expect("exists on f2")
-        .expect("the ephemeral is on the other follower");
-    assert_eq!(stat.ephemeral_owner, a.session_id().0);
+    let owner = ephemeral_owner(&at_f2, "/eph-a", "the other follower").await;
+    assert_eq!(owner, a.session_id().0);
 
     // Closing the session (dropping its only client) removes it everywhere,
     // well before the session could have expired.
     drop(a);
     let closed_at = Instant::now();
-    for (who, c) in [("the leader", &at_leader), ("follower f2", &at_f2)] {
-        loop {
-            c.sync("/eph-a").await.expect("sync");
-            if c.check_stat("/eph-a").await.expect("exists").is_none() {
-                break;
-            }
-            assert!(
-                closed_at.elapsed() < gone_within,
-                "the closed session's ephemeral is still on {who} after {gone_within:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
+    let everywhere = [("the leader", &at_leader), ("follower f2", &at_f2)];
+    let what = "the closed session's ephemeral";
+    wait_gone(&everywhere, "/eph-a", closed_at, gone_within, what).await;
     let at_f1 = connect(&on(f1), session, wait)
         .await
         .expect("session on f1");
@@ -885,20 +907,10 @@ async fn sessions_are_global() {
         .expect("create an ephemeral through f2");
     ens.kill(f2);
     let killed_at = Instant::now();
+    let everywhere = [("the leader", &at_leader), ("follower f1", &reader)];
     let expiry_wait = short + SETTLE;
-    for (who, c) in [("the leader", &at_leader), ("follower f1", &reader)] {
-        loop {
-            c.sync("/eph-lone").await.expect("sync");
-            if c.check_stat("/eph-lone").await.expect("exists").is_none() {
-                break;
-            }
-            assert!(
-                killed_at.elapsed() < expiry_wait,
-                "the dead server's session did not expire on {who} within {expiry_wait:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
+    let what = "the dead server's session did not expire: its ephemeral";
+    wait_gone(&everywhere, "/eph-lone", killed_at, expiry_wait, what).await;
     let expired_after = killed_at.elapsed();
     assert!(
         expired_after + 3 * tick >= short,
@@ -924,13 +936,7 @@ async fn the_checks_catch_writes_lost_with_a_wiped_disk() {
     let parent = "/lost";
     let keys = create_keys(&ens, parent).await;
     let history = History::new();
-    let c = connect(
-        &ens.connect_string(),
-        Duration::from_secs(10),
-        Duration::from_secs(15),
-    )
-    .await
-    .expect("session");
+    let c = session(&ens.connect_string()).await.expect("session");
     // Writes everyone has, then writes only servers 1 and 2 have.
     let mut value = 0;
     let mut write_all = |c: zk::Client, rounds: u64| {

@@ -42,41 +42,10 @@ classes="$cache/curator-classes"
 jars=(curator-recipes curator-framework curator-client curator-x-discovery zookeeper zookeeper-jute
       guava slf4j-api slf4j-simple jackson-databind jackson-core jackson-annotations)
 
-# Debian packages, installed only when missing.
-missing=()
-for pkg in libcurator-framework-java libcurator-recipes-java libcurator-discovery-java zookeeper; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "note: installing ${missing[*]}" >&2
-  if ! $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
-    $sudo apt-get update -qq >/dev/null 2>&1
-    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-      { echo "FAIL curator packages (apt-get install ${missing[*]} failed)"; exit 1; }
-  fi
-fi
-cp=""
-for j in "${jars[@]}"; do
-  [ -f "/usr/share/java/$j.jar" ] || { echo "FAIL curator classpath (/usr/share/java/$j.jar missing)"; exit 1; }
-  cp="$cp:/usr/share/java/$j.jar"
-done
-cp="${cp#:}"
-
-# Compile when a source is newer than the last build.
-stamp="$classes/.stamp"
-if [ ! -f "$stamp" ] || [ -n "$(find "$here/src" "$here/run.sh" -newer "$stamp" -print -quit)" ]; then
-  mkdir -p "$cache"
-  fresh="$(mktemp -d "$cache/curator-classes.new.XXXXXX")"
-  if ! javac -nowarn -encoding UTF-8 -d "$fresh" -cp "$cp" "$here"/src/compat/*.java >"$cache/curator-javac.log" 2>&1; then
-    echo "FAIL curator compile ($(head -c 600 "$cache/curator-javac.log" | tr '\n' ' '))"
-    rm -rf "$fresh"
-    exit 1
-  fi
-  touch "$fresh/.stamp"
-  rm -rf "$classes" && mv "$fresh" "$classes"
-fi
+# Debian packages (installed only when missing), the classpath, and the
+# classes, compiled when a source is newer than the last build.
+java_pkgs=(libcurator-framework-java libcurator-recipes-java libcurator-discovery-java zookeeper)
+java_build curator "$classes" "$here/src/compat" "$here/src" "$here/run.sh"
 
 # tickTime=2000 (the session timeout bounds the negotiation check expects);
 # a short container/TTL check interval: the reaping checks wait for it.

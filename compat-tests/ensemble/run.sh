@@ -76,41 +76,10 @@ fail_rest() { # REASON NAME...
   for n in "$@"; do echo "FAIL $n ($why)"; done
 }
 
-# Debian packages, installed only when missing.
-missing=()
-for pkg in libcurator-framework-java libcurator-recipes-java zookeeper; do
-  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo="sudo"
-  echo "note: installing ${missing[*]}" >&2
-  if ! $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; then
-    $sudo apt-get update -qq >/dev/null 2>&1
-    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
-      { echo "FAIL ensemble packages (apt-get install ${missing[*]} failed)"; exit 1; }
-  fi
-fi
-cp=""
-for j in "${jars[@]}"; do
-  [ -f "/usr/share/java/$j.jar" ] || { echo "FAIL ensemble classpath (/usr/share/java/$j.jar missing)"; exit 1; }
-  cp="$cp:/usr/share/java/$j.jar"
-done
-cp="${cp#:}"
-
-# Compile when a source is newer than the last build.
-stamp="$classes/.stamp"
-if [ ! -f "$stamp" ] || [ -n "$(find "$here/src" -newer "$stamp" -print -quit)" ]; then
-  mkdir -p "$cache"
-  fresh="$(mktemp -d "$cache/ensemble-classes.new.XXXXXX")"
-  if ! javac -nowarn -encoding UTF-8 -d "$fresh" -cp "$cp" "$here"/src/ensemble/*.java >"$cache/ensemble-javac.log" 2>&1; then
-    echo "FAIL ensemble compile ($(head -c 600 "$cache/ensemble-javac.log" | tr '\n' ' '))"
-    rm -rf "$fresh"
-    exit 1
-  fi
-  touch "$fresh/.stamp"
-  rm -rf "$classes" && mv "$fresh" "$classes"
-fi
+# Debian packages (installed only when missing), the classpath, and the
+# classes, compiled when a source is newer than the last build.
+java_pkgs=(libcurator-framework-java libcurator-recipes-java zookeeper)
+java_build ensemble "$classes" "$here/src/ensemble" "$here/src"
 client=(java -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Xmx96m
         -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$classes:$cp" ensemble.Client)
 

@@ -626,38 +626,22 @@ impl Ensemble {
     /// report the same last zxid twice in a row; returns (leader, zxid).
     /// Panics with every member's status after `within`.
     pub async fn wait_converged(&self, within: Duration) -> (Id, i64) {
-        let deadline = Instant::now() + within;
         let mut previous: Option<(Id, i64)> = None;
-        loop {
-            let statuses = self.statuses().await;
-            let running: Vec<&(Id, Status)> = statuses
-                .iter()
-                .filter(|(id, _)| self.node(*id).is_running())
-                .collect();
-            let leaders: Vec<Id> = running
-                .iter()
-                .filter(|(_, s)| s.mode == Mode::Leader)
-                .map(|(id, _)| *id)
-                .collect();
-            let zxids: Vec<Option<i64>> = running.iter().map(|(_, s)| s.zxid).collect();
-            let agreed = match (leaders.as_slice(), zxids.first()) {
-                ([leader], Some(Some(z)))
-                    if running.iter().all(|(_, s)| s.mode.is_serving())
-                        && zxids.iter().all(|x| *x == Some(*z)) =>
-                {
-                    Some((*leader, *z))
+        let every = Duration::from_millis(150);
+        let what = "the ensemble did not converge";
+        self.poll_roles(within, every, what, |roles| {
+            let zxids: Vec<Option<i64>> = roles.running.iter().map(|s| s.zxid).collect();
+            let agreed = match (roles.settled(), zxids.first()) {
+                (Some(leader), Some(Some(z))) if zxids.iter().all(|x| *x == Some(*z)) => {
+                    Some((leader, *z))
                 }
                 _ => None,
             };
-            if agreed.is_some() && agreed == previous {
-                return agreed.unwrap_or_default();
-            }
+            let done = agreed.is_some() && agreed == previous;
             previous = agreed;
-            if Instant::now() > deadline {
-                panic!("the ensemble did not converge within {within:?}: {statuses:?}");
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
+            agreed.filter(|_| done)
+        })
+        .await
     }
 
     /// Which member the session is connected to, from `cons` (`None`: not
@@ -677,27 +661,62 @@ impl Ensemble {
     /// leads (zxids may still differ, e.g. under load); returns the leader.
     /// Panics with every member's status after `within`.
     pub async fn wait_roles_settled(&self, within: Duration) -> Id {
+        let every = Duration::from_millis(25);
+        self.poll_roles(within, every, "roles did not settle", Roles::settled)
+            .await
+    }
+
+    /// Polls every member's status every `every` until `done` returns
+    /// something for the running members' roles, and returns that. Panics
+    /// with `what` and every member's status after `within`.
+    async fn poll_roles<T>(
+        &self,
+        within: Duration,
+        every: Duration,
+        what: &str,
+        mut done: impl FnMut(&Roles) -> Option<T>,
+    ) -> T {
         let deadline = Instant::now() + within;
         loop {
             let statuses = self.statuses().await;
-            let running: Vec<&(Id, Status)> = statuses
+            let running: Vec<(Id, &Status)> = statuses
                 .iter()
                 .filter(|(id, _)| self.node(*id).is_running())
+                .map(|(id, s)| (*id, s))
                 .collect();
-            let leaders: Vec<Id> = running
-                .iter()
-                .filter(|(_, s)| s.mode == Mode::Leader)
-                .map(|(id, _)| *id)
-                .collect();
-            if let [leader] = leaders[..] {
-                if running.iter().all(|(_, s)| s.mode.is_serving()) {
-                    return leader;
-                }
+            let roles = Roles {
+                leaders: running
+                    .iter()
+                    .filter(|(_, s)| s.mode == Mode::Leader)
+                    .map(|(id, _)| *id)
+                    .collect(),
+                running: running.into_iter().map(|(_, s)| s.clone()).collect(),
+            };
+            if let Some(out) = done(&roles) {
+                return out;
             }
             if Instant::now() > deadline {
-                panic!("roles did not settle within {within:?}: {statuses:?}");
+                panic!("{what} within {within:?}: {statuses:?}");
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
+            tokio::time::sleep(every).await;
+        }
+    }
+}
+
+/// One poll of the running members' statuses, for the waits above.
+struct Roles {
+    /// The running members' statuses, in id order.
+    running: Vec<Status>,
+    /// The running members that report `Mode: leader`.
+    leaders: Vec<Id>,
+}
+
+impl Roles {
+    /// The leader, when every running member serves and exactly one leads.
+    fn settled(&self) -> Option<Id> {
+        match self.leaders[..] {
+            [leader] if self.running.iter().all(|s| s.mode.is_serving()) => Some(leader),
+            _ => None,
         }
     }
 }
