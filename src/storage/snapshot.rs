@@ -19,6 +19,7 @@ use jute::{DecodeError, Reader};
 use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB,
 };
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// On-disk format version of the snapshot store.
@@ -188,19 +189,30 @@ impl SnapStore {
         };
         let db_err = |e| SnapError::Db(self.path.clone(), e);
         let (nodes, sessions, meta) = self.families()?;
-        let mut b = WriteBatch::default();
+        // Each change is a whole node's state after it, so only the last one
+        // per path (or session) in the batch matters: a hot node updated
+        // many times between two batches is written once.
+        let mut latest_nodes: HashMap<&str, Option<&NodeImage>> = HashMap::new();
+        let mut latest_sessions: HashMap<SessionId, Option<i32>> = HashMap::new();
         for c in changes {
             for (path, img) in &c.nodes {
-                match img {
-                    Some(n) => b.put_cf(nodes, path.as_bytes(), encode_node(n)),
-                    None => b.delete_cf(nodes, path.as_bytes()),
-                }
+                latest_nodes.insert(path, img.as_ref());
             }
             for (id, to) in &c.sessions {
-                match to {
-                    Some(t) => b.put_cf(sessions, id.to_be_bytes(), t.to_be_bytes()),
-                    None => b.delete_cf(sessions, id.to_be_bytes()),
-                }
+                latest_sessions.insert(*id, *to);
+            }
+        }
+        let mut b = WriteBatch::default();
+        for (path, img) in latest_nodes {
+            match img {
+                Some(n) => b.put_cf(nodes, path.as_bytes(), encode_node(n)),
+                None => b.delete_cf(nodes, path.as_bytes()),
+            }
+        }
+        for (id, to) in latest_sessions {
+            match to {
+                Some(t) => b.put_cf(sessions, id.to_be_bytes(), t.to_be_bytes()),
+                None => b.delete_cf(sessions, id.to_be_bytes()),
             }
         }
         b.put_cf(meta, b"zxid", last.zxid.to_be_bytes());
@@ -253,5 +265,56 @@ impl SnapStore {
             .flush_wal(true)
             .map_err(|e| SnapError::Db(self.path.clone(), e))?;
         Ok(self.zxid)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(version: i32) -> NodeImage {
+        NodeImage {
+            data: Some(vec![version as u8]),
+            acl: Vec::new(),
+            czxid: 1,
+            mzxid: version as i64,
+            pzxid: 1,
+            ctime: 0,
+            mtime: 0,
+            version,
+            cversion: 0,
+            aversion: 0,
+            owner: 0,
+        }
+    }
+
+    #[test]
+    fn the_last_change_of_a_path_in_a_batch_wins() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut store, _) = SnapStore::open(d.path()).unwrap();
+        let changes = vec![
+            Changes {
+                zxid: 1,
+                nodes: vec![("/a".into(), Some(node(1))), ("/b".into(), Some(node(1)))],
+                sessions: vec![(7, Some(4000))],
+            },
+            Changes {
+                zxid: 2,
+                nodes: vec![("/a".into(), None), ("/b".into(), Some(node(2)))],
+                sessions: vec![(7, None), (8, Some(5000))],
+            },
+            Changes {
+                zxid: 3,
+                nodes: vec![("/a".into(), Some(node(3))), ("/b".into(), None)],
+                sessions: vec![(8, Some(6000))],
+            },
+        ];
+        store.write(&changes).unwrap();
+        store.sync().unwrap();
+        drop(store);
+        let (_, loaded) = SnapStore::open(d.path()).unwrap();
+        assert_eq!(loaded.zxid, 3);
+        assert_eq!(loaded.nodes, vec![("/a".to_string(), node(3))]);
+        assert_eq!(loaded.sessions, vec![(8, 6000)]);
     }
 }
