@@ -382,6 +382,11 @@ impl Zab {
             last_sent: now,
             last_ack_sent: 0,
         });
+        self.send_follower_info(leader, observer);
+    }
+
+    /// Opens (or repeats) discovery with `leader`.
+    fn send_follower_info(&mut self, leader: Sid, observer: bool) {
         let accepted_epoch = self.accepted_epoch;
         self.send(
             leader,
@@ -1001,14 +1006,7 @@ impl Zab {
                     // FollowerInfo arrived.
                     f.last_sent = now;
                     let (leader, observer) = (f.leader, f.observer);
-                    let accepted_epoch = self.accepted_epoch;
-                    self.send(
-                        leader,
-                        Msg::FollowerInfo {
-                            accepted_epoch,
-                            observer,
-                        },
-                    );
+                    self.send_follower_info(leader, observer);
                     return;
                 }
                 let limit = if f.serving {
