@@ -121,22 +121,20 @@ pub fn snapshot_info(dir: &Path) -> anyhow::Result<String> {
         "no snapshot store in {}",
         d.display()
     );
-    let (_, loaded) = SnapStore::open(&d)?;
-    let data: usize = loaded
-        .nodes
-        .iter()
-        .map(|(_, n)| n.data.as_ref().map_or(0, Vec::len))
-        .sum();
+    let (store, loaded) = SnapStore::open(&d)?;
+    let (mut data, mut ephemerals) = (0usize, 0usize);
     // System nodes live in every tree; the store holds them once changed.
-    let system_missing = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
-        .iter()
-        .filter(|p| !loaded.nodes.iter().any(|(q, _)| q == *p))
-        .count();
-    let ephemerals = loaded
-        .nodes
-        .iter()
-        .filter(|(_, n)| crate::core::tree::is_session_owner(n.owner))
-        .count();
+    let mut system_missing = 4;
+    let stored = store.for_each_node(|p, n| {
+        data += n.data.map_or(0, <[u8]>::len);
+        if crate::core::tree::is_session_owner(n.stat.ephemeral_owner) {
+            ephemerals += 1;
+        }
+        if crate::core::tree::is_system_path(p) {
+            system_missing -= 1;
+        }
+        Ok(())
+    })?;
     Ok(format!(
         "snapshot store {}
 format version: {}
@@ -149,7 +147,7 @@ size on disk: {} bytes",
         d.display(),
         crate::storage::snapshot::FORMAT_VERSION,
         loaded.zxid,
-        loaded.nodes.len() + system_missing,
+        stored + system_missing,
         loaded.sessions.len(),
         dir_bytes(&d)
     ))
@@ -163,10 +161,10 @@ pub fn verify(dir: &Path) -> anyhow::Result<String> {
     let d = snap_dir(dir);
     let mut last = 0i64;
     if d.join("CURRENT").is_file() {
-        let (_, loaded) = SnapStore::open(&d)?;
+        let (store, loaded) = SnapStore::open(&d)?;
         last = loaded.zxid;
-        server
-            .restore_snapshot(loaded.zxid, loaded.nodes, &loaded.sessions, 0)
+        store
+            .restore_into(&mut server, &loaded, 0)
             .map_err(|e| anyhow::anyhow!("snapshot store: {e}"))?;
     }
     let snap_zxid = last;

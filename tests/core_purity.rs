@@ -16,6 +16,7 @@ const BANNED: &[&str] = &[
     "Instant",
     "thread_rng",
     "rand::",
+    "RandomState",
     "std::process",
     "std::env",
 ];

@@ -116,10 +116,22 @@ impl<'a> Reader<'a> {
 
     /// Reads a length-prefixed buffer; -1 is null.
     pub fn read_buffer(&mut self) -> Result<Option<Vec<u8>>, DecodeError> {
+        Ok(self.read_buffer_ref()?.map(<[u8]>::to_vec))
+    }
+
+    /// Reads a length-prefixed buffer without copying it (bulk loads that
+    /// store the bytes elsewhere anyway).
+    pub fn read_buffer_ref(&mut self) -> Result<Option<&'a [u8]>, DecodeError> {
         match self.read_len(1)? {
             None => Ok(None),
-            Some(n) => Ok(Some(self.take(n)?.to_vec())),
+            Some(n) => Ok(Some(self.take(n)?)),
         }
+    }
+
+    /// The bytes consumed since offset `from` (an earlier [`Reader::position`]):
+    /// lets a caller keep a record's raw encoding next to its decoded form.
+    pub fn consumed_since(&self, from: usize) -> &'a [u8] {
+        &self.buf[from.min(self.pos)..self.pos]
     }
 
     /// Reads a length-prefixed UTF-8 string; null reads as the empty string.
@@ -160,6 +172,17 @@ pub fn write_i32(out: &mut Vec<u8>, v: i32) {
 /// Writes a big-endian long.
 pub fn write_i64(out: &mut Vec<u8>, v: i64) {
     out.extend_from_slice(&v.to_be_bytes());
+}
+
+/// Writes a Jute `buffer` from borrowed bytes; `None` is null (length -1).
+pub fn write_buffer(out: &mut Vec<u8>, b: Option<&[u8]>) {
+    match b {
+        None => write_i32(out, -1),
+        Some(b) => {
+            write_i32(out, b.len() as i32);
+            out.extend_from_slice(b);
+        }
+    }
 }
 
 /// A type with a Jute encoding.
@@ -213,13 +236,7 @@ impl Jute for Option<Vec<u8>> {
         r.read_buffer()
     }
     fn write(&self, out: &mut Vec<u8>) {
-        match self {
-            None => write_i32(out, -1),
-            Some(b) => {
-                write_i32(out, b.len() as i32);
-                out.extend_from_slice(b);
-            }
-        }
+        write_buffer(out, self.as_deref())
     }
 }
 

@@ -16,7 +16,7 @@ pub mod codes;
 pub mod multi;
 pub mod records;
 
-pub use codec::{write_i32, write_i64, DecodeError, Jute, Reader};
+pub use codec::{write_buffer, write_i32, write_i64, DecodeError, Jute, Reader};
 pub use records::*;
 
 /// ZooKeeper's default `jute.maxbuffer`: the largest frame either side accepts.

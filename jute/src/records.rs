@@ -8,7 +8,7 @@ use crate::codec::{DecodeError, Jute, Reader};
 macro_rules! record {
     ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
         $(#[$m])*
-        #[derive(Debug, Clone, PartialEq, Eq, Default)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
         #[cfg_attr(test, derive(proptest_derive::Arbitrary))]
         pub struct $name { $($(#[$fm])* pub $field: $ty),* }
 

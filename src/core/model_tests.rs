@@ -275,7 +275,7 @@ proptest! {
             prop_assert!(n.is_some(), "missing {}", p);
             let Some(n) = n else { continue };
             let st = n.stat();
-            prop_assert_eq!(n.data.clone().unwrap_or_default(), m.data.clone());
+            prop_assert_eq!(n.data.unwrap_or_default().to_vec(), m.data.clone());
             prop_assert_eq!(st.version, m.version);
             prop_assert_eq!(st.num_children as usize, model.children(p) + usize::from(p == "/"));
             if p != "/" {

@@ -7,7 +7,7 @@
 
 use super::acl::{self, AuthInfo};
 use super::path;
-use super::tree::{self, DataTree, CONTAINER_OWNER, MAX_TTL_MS};
+use super::tree::{self, AclList, DataTree, CONTAINER_OWNER, MAX_TTL_MS};
 use super::txn::TxnOp;
 use super::SessionId;
 use jute::codes::{create_mode, op, perms, Code};
@@ -19,7 +19,7 @@ use std::sync::Arc;
 /// What prep needs to know about a node.
 #[derive(Debug, Clone)]
 pub struct NodeView {
-    pub acl: Arc<Vec<Acl>>,
+    pub acl: AclList,
     pub version: i32,
     pub cversion: i32,
     pub aversion: i32,
@@ -40,7 +40,7 @@ impl View for DataTree {
             cversion: n.cversion,
             aversion: n.aversion,
             owner: n.owner,
-            num_children: n.children.len(),
+            num_children: n.num_children,
         })
     }
 }
@@ -77,7 +77,7 @@ impl Overlay<'_> {
                     self.changed.insert(parent, Some(p));
                 }
                 let n = NodeView {
-                    acl: Arc::new(acl.clone()),
+                    acl: Arc::from(acl.as_slice()),
                     version: 0,
                     cversion: 0,
                     aversion: 0,
@@ -103,7 +103,7 @@ impl Overlay<'_> {
             TxnOp::SetAcl { path, acl, version } => {
                 if let Some(mut n) = self.node(path) {
                     n.aversion = *version;
-                    n.acl = Arc::new(acl.clone());
+                    n.acl = Arc::from(acl.as_slice());
                     self.changed.insert(path.clone(), Some(n));
                 }
             }

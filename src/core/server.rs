@@ -20,10 +20,11 @@ mod learner;
 
 use super::acl::{self, AuthInfo};
 use super::forward::Forward;
+use super::image;
 use super::prep::{self, Ctx, WriteRequest};
 use super::sessions::{password_for, SessionTracker};
 use super::stats::{ConnStats, ServerStats};
-use super::tree::{Applied, DataTree, NodeImage, Trigger};
+use super::tree::{Applied, DataTree, Restorer, Trigger};
 use super::txn::{Txn, TxnOp};
 use super::watches::{Kind, WatchManager};
 use super::{ConnId, SessionId, Zxid};
@@ -74,7 +75,8 @@ impl Settings {
 pub struct Changes {
     /// The zxid these changes bring a copy of the state to.
     pub zxid: Zxid,
-    pub nodes: Vec<(String, Option<NodeImage>)>,
+    /// Each changed path with its stored record ([`image::node_record`]).
+    pub nodes: Vec<(String, Option<Vec<u8>>)>,
     pub sessions: Vec<(SessionId, Option<i32>)>,
 }
 
@@ -273,7 +275,7 @@ impl Server {
             answers: Vec::new(),
             touched: BTreeSet::new(),
             syncing: BTreeSet::new(),
-            tree: DataTree::new(),
+            tree: DataTree::with_hash_seed(now_ms as u64),
             sessions,
             watches: WatchManager::default(),
             conns: BTreeMap::new(),
@@ -331,19 +333,19 @@ impl Server {
         self.mark_durable(self.tree.last_zxid);
     }
 
-    /// Loads the state a snapshot store held (nodes in path order, then
-    /// sessions) as of `zxid`; log replay continues after it.
+    /// Loads the state a snapshot store held as of `zxid`: `load` feeds
+    /// the nodes (parents first) to the restorer, about `node_hint` of
+    /// them; log replay continues after it.
     pub fn restore_snapshot(
         &mut self,
         zxid: Zxid,
-        nodes: Vec<(String, NodeImage)>,
+        node_hint: usize,
+        load: impl FnOnce(&mut Restorer<'_>) -> Result<(), String>,
         sessions: &[(SessionId, i32)],
         now: i64,
     ) -> Result<(), String> {
-        self.tree.reserve(nodes.len());
-        for (path, img) in nodes {
-            self.tree.restore_node(&path, img)?;
-        }
+        self.tree.reserve(node_hint);
+        load(&mut self.tree.restorer())?;
         for &(id, timeout) in sessions {
             self.sessions.add(id, timeout, now);
         }
@@ -361,8 +363,8 @@ impl Server {
             .take_changed()
             .into_iter()
             .map(|p| {
-                let img = self.tree.get(&p).map(|n| n.image());
-                (p, img)
+                let record = self.tree.get(&p).map(|n| image::node_record(&n));
+                (p, record)
             })
             .collect();
         Changes {
@@ -1070,7 +1072,7 @@ impl Server {
         let n = self.tree.get(path).ok_or(Code::NoNode)?;
         let auth = self.conns.get(&conn).map(|c| &c.auth);
         match auth {
-            Some(a) => acl::check(&n.acl, perms::READ, a),
+            Some(a) => acl::check(n.acl, perms::READ, a),
             None => Err(Code::NoAuth),
         }
     }
@@ -1099,7 +1101,7 @@ impl Server {
         }
         let n = self.tree.get(path).ok_or(Code::NoNode)?;
         Ok(GetDataResponse {
-            data: n.data.clone(),
+            data: n.data.map(<[u8]>::to_vec),
             stat: n.stat(),
         })
     }
@@ -1116,15 +1118,15 @@ impl Server {
             self.watches.add(session, path, Kind::Child);
         }
         let n = self.tree.get(path).ok_or(Code::NoNode)?;
-        Ok((n.children.iter().cloned().collect(), n.stat()))
+        Ok((n.children(), n.stat()))
     }
 
     fn get_acl(&self, conn: ConnId, path: &str) -> Result<Vec<u8>, Code> {
         let n = self.tree.get(path).ok_or(Code::NoNode)?;
         let auth = self.auth_of(conn);
-        acl::check(&n.acl, perms::READ | perms::ADMIN, &auth)?;
-        let mut list = n.acl.as_ref().clone();
-        if acl::check(&n.acl, perms::ADMIN, &auth).is_err() {
+        acl::check(n.acl, perms::READ | perms::ADMIN, &auth)?;
+        let mut list = n.acl.to_vec();
+        if acl::check(n.acl, perms::ADMIN, &auth).is_err() {
             // Without ADMIN, digests are hidden as ZooKeeper hides them.
             for a in &mut list {
                 if a.id.scheme == "digest" {

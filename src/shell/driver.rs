@@ -177,8 +177,8 @@ pub fn recover(
     let now = now_ms();
     let mut server = Server::new(settings(config), now);
     let snap_zxid = loaded.zxid;
-    server
-        .restore_snapshot(snap_zxid, loaded.nodes, &loaded.sessions, now)
+    store
+        .restore_into(&mut server, &loaded, now)
         .map_err(|e| anyhow::anyhow!("corrupt snapshot store: {e}"))?;
     let tail: Vec<Txn> = log_txns
         .into_iter()

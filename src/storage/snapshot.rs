@@ -12,19 +12,20 @@
 //! big-endian; value: timeout ms), and `meta` (`format`, `zxid`).
 
 use crate::core::image;
-use crate::core::server::Changes;
-use crate::core::tree::NodeImage;
+use crate::core::server::{Changes, Server};
+use crate::core::tree::{AclRef, StoredNode};
 use crate::core::{SessionId, Zxid};
-use jute::{DecodeError, Reader};
+use jute::Reader;
 use rocksdb::{
-    ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+    ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch,
+    WriteOptions, DB,
 };
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 /// On-disk format version of the snapshot store.
 pub const FORMAT_VERSION: u32 = 1;
-const NODE_FORMAT: u8 = 1;
 const CF_NODES: &str = "nodes";
 const CF_SESSIONS: &str = "sessions";
 const CF_META: &str = "meta";
@@ -51,10 +52,10 @@ impl std::fmt::Display for SnapError {
 
 impl std::error::Error for SnapError {}
 
-/// What the store held at open.
+/// What the store held at open, but its nodes: those stream through
+/// [`SnapStore::for_each_node`] straight into the tree.
 pub struct Loaded {
     pub zxid: Zxid,
-    pub nodes: Vec<(String, NodeImage)>,
     pub sessions: Vec<(SessionId, i32)>,
 }
 
@@ -65,23 +66,58 @@ pub struct SnapStore {
     zxid: Zxid,
 }
 
-fn encode_node(n: &NodeImage) -> Vec<u8> {
-    let mut out = vec![NODE_FORMAT];
-    image::write_node(n, &mut out);
-    out
-}
-
-fn decode_node(bytes: &[u8]) -> Result<NodeImage, DecodeError> {
+/// Decodes a stored node in place and hands it to `f`.
+fn with_node<T>(
+    bytes: &[u8],
+    f: impl FnOnce(StoredNode<'_>) -> Result<T, String>,
+) -> Result<T, String> {
     let (&fmt, rest) = bytes
         .split_first()
-        .ok_or_else(|| DecodeError::Invalid("empty node record".into()))?;
-    if fmt != NODE_FORMAT {
-        return Err(DecodeError::Invalid(format!("node format {fmt}")));
+        .ok_or_else(|| "empty node record".to_string())?;
+    if fmt != image::NODE_RECORD_FORMAT {
+        return Err(format!("node format {fmt}"));
     }
     let mut r = Reader::new(rest);
-    let n = image::read_node(&mut r)?;
-    r.finish()?;
-    Ok(n)
+    let (stat, data, acl) = image::read_node_parts(&mut r).map_err(|e| e.to_string())?;
+    r.finish().map_err(|e| e.to_string())?;
+    f(StoredNode {
+        stat: &stat,
+        data,
+        acl: AclRef::Encoded(acl),
+    })
+}
+
+const SCAN_BATCH_BYTES: usize = 256 << 10;
+
+/// Raw key/value records handed from the scanning thread to the loader.
+#[derive(Default)]
+struct ScanBatch {
+    bytes: Vec<u8>,
+    /// Per record: where its key ends and where its value ends in `bytes`.
+    ends: Vec<(usize, usize)>,
+}
+
+impl ScanBatch {
+    fn push(&mut self, k: &[u8], v: &[u8]) {
+        self.bytes.extend_from_slice(k);
+        let key_end = self.bytes.len();
+        self.bytes.extend_from_slice(v);
+        self.ends.push((key_end, self.bytes.len()));
+    }
+
+    fn clear(&mut self) {
+        self.bytes.clear();
+        self.ends.clear();
+    }
+
+    fn records(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        let mut start = 0;
+        self.ends.iter().map(move |&(k, v)| {
+            let r = (&self.bytes[start..k], &self.bytes[k..v]);
+            start = v;
+            r
+        })
+    }
 }
 
 fn db_options() -> Options {
@@ -90,7 +126,7 @@ fn db_options() -> Options {
     o.create_missing_column_families(true);
     o.set_paranoid_checks(true);
     o.set_compression_type(rocksdb::DBCompressionType::Lz4);
-    o.set_write_buffer_size(16 << 20);
+    o.set_write_buffer_size(8 << 20);
     o.set_max_open_files(256);
     o.set_keep_log_file_num(2);
     // The sessions and meta column families never fill a memtable, so
@@ -131,17 +167,6 @@ impl SnapStore {
                 i64::from_be_bytes(b)
             }
         };
-        let mut nodes = Vec::new();
-        let cf = db
-            .cf_handle(CF_NODES)
-            .ok_or_else(|| corrupt("no nodes".into()))?;
-        for item in db.iterator_cf(cf, IteratorMode::Start) {
-            let (k, v) = item.map_err(db_err)?;
-            let path =
-                String::from_utf8(k.to_vec()).map_err(|_| corrupt("non-UTF-8 path".into()))?;
-            let n = decode_node(&v).map_err(|e| corrupt(format!("node {path}: {e}")))?;
-            nodes.push((path, n));
-        }
         let mut sessions = Vec::new();
         let cf = db
             .cf_handle(CF_SESSIONS)
@@ -159,12 +184,117 @@ impl SnapStore {
                 path: path.to_path_buf(),
                 zxid,
             },
-            Loaded {
-                zxid,
-                nodes,
-                sessions,
-            },
+            Loaded { zxid, sessions },
         ))
+    }
+
+    /// Loads what the store holds into a fresh server core.
+    pub fn restore_into(
+        &self,
+        server: &mut Server,
+        loaded: &Loaded,
+        now: i64,
+    ) -> Result<(), String> {
+        server.restore_snapshot(
+            loaded.zxid,
+            self.estimated_nodes(),
+            |r| {
+                self.for_each_node(|p, n| r.node(p, n))
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
+            &loaded.sessions,
+            now,
+        )
+    }
+
+    /// RocksDB's estimate of the number of stored nodes (to size the tree
+    /// before a load).
+    pub fn estimated_nodes(&self) -> usize {
+        self.db
+            .cf_handle(CF_NODES)
+            .and_then(|cf| {
+                self.db
+                    .property_int_value_cf(cf, "rocksdb.estimate-num-keys")
+                    .ok()
+                    .flatten()
+            })
+            .map_or(0, |n| n as usize)
+    }
+
+    /// Scans every stored node in path order (parents first), decoding
+    /// each in place; stops at the first error `f` or the store reports.
+    /// A second thread reads RocksDB (block reads, LZ4, iteration: about
+    /// half of a restart) while this one hands nodes to `f`.
+    pub fn for_each_node(
+        &self,
+        mut f: impl FnMut(&str, StoredNode<'_>) -> Result<(), String>,
+    ) -> Result<usize, SnapError> {
+        let corrupt = |why: String| SnapError::Corrupt(self.path.clone(), why);
+        let (cf, _, _) = self.families()?;
+        std::thread::scope(|scope| {
+            let (full_tx, full_rx) = mpsc::sync_channel::<ScanBatch>(4);
+            let (empty_tx, empty_rx) = mpsc::channel::<ScanBatch>();
+            let reader = scope.spawn(move || self.scan_nodes(cf, &full_tx, &empty_rx));
+            let mut count = 0;
+            let mut outcome = Ok(());
+            'batches: for batch in full_rx {
+                for (k, v) in batch.records() {
+                    let step = std::str::from_utf8(k)
+                        .map_err(|_| corrupt("non-UTF-8 path".into()))
+                        .and_then(|path| {
+                            with_node(v, |n| f(path, n))
+                                .map_err(|e| corrupt(format!("node {path}: {e}")))
+                        });
+                    if let Err(e) = step {
+                        outcome = Err(e);
+                        break 'batches;
+                    }
+                    count += 1;
+                }
+                // The reader may be gone already; then the batch just drops.
+                let _ = empty_tx.send(batch);
+            }
+            // Leaving the loop dropped the receiver, so a reader still
+            // sending stops at its next batch.
+            let scanned = reader
+                .join()
+                .map_err(|_| corrupt("snapshot reader thread panicked".into()))?;
+            outcome?;
+            scanned.map_err(|e| SnapError::Db(self.path.clone(), e))?;
+            Ok(count)
+        })
+    }
+
+    /// The reading half of [`SnapStore::for_each_node`]: fills batches of
+    /// raw records until the store ends or the consumer hangs up.
+    fn scan_nodes(
+        &self,
+        cf: &ColumnFamily,
+        full: &mpsc::SyncSender<ScanBatch>,
+        empty: &mpsc::Receiver<ScanBatch>,
+    ) -> Result<(), rocksdb::Error> {
+        let mut ro = ReadOptions::default();
+        // A one-off scan: keep it out of the block cache, read ahead.
+        ro.fill_cache(false);
+        ro.set_readahead_size(256 << 10);
+        let mut it = self.db.raw_iterator_cf_opt(cf, ro);
+        it.seek_to_first();
+        let mut batch = ScanBatch::default();
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            batch.push(k, v);
+            if batch.bytes.len() >= SCAN_BATCH_BYTES {
+                if full.send(batch).is_err() {
+                    return Ok(());
+                }
+                batch = empty.try_recv().unwrap_or_default();
+                batch.clear();
+            }
+            it.next();
+        }
+        it.status()?;
+        let _ = full.send(batch);
+        Ok(())
     }
 
     /// The nodes, sessions and meta column families.
@@ -192,11 +322,11 @@ impl SnapStore {
         // Each change is a whole node's state after it, so only the last one
         // per path (or session) in the batch matters: a hot node updated
         // many times between two batches is written once.
-        let mut latest_nodes: HashMap<&str, Option<&NodeImage>> = HashMap::new();
+        let mut latest_nodes: HashMap<&str, Option<&[u8]>> = HashMap::new();
         let mut latest_sessions: HashMap<SessionId, Option<i32>> = HashMap::new();
         for c in changes {
-            for (path, img) in &c.nodes {
-                latest_nodes.insert(path, img.as_ref());
+            for (path, record) in &c.nodes {
+                latest_nodes.insert(path, record.as_deref());
             }
             for (id, to) in &c.sessions {
                 latest_sessions.insert(*id, *to);
@@ -205,7 +335,7 @@ impl SnapStore {
         let mut b = WriteBatch::default();
         for (path, img) in latest_nodes {
             match img {
-                Some(n) => b.put_cf(nodes, path.as_bytes(), encode_node(n)),
+                Some(record) => b.put_cf(nodes, path.as_bytes(), record),
                 None => b.delete_cf(nodes, path.as_bytes()),
             }
         }
@@ -233,7 +363,7 @@ impl SnapStore {
         b.delete_range_cf(nodes, &[][..], &[0xffu8; 9][..]);
         b.delete_range_cf(sessions, &[][..], &[0xffu8; 9][..]);
         for (path, n) in &img.nodes {
-            b.put_cf(nodes, path.as_bytes(), encode_node(n));
+            b.put_cf(nodes, path.as_bytes(), image::image_record(n));
         }
         for (id, t) in &img.sessions {
             b.put_cf(sessions, id.to_be_bytes(), t.to_be_bytes());
@@ -272,20 +402,18 @@ impl SnapStore {
 mod tests {
     use super::*;
 
-    fn node(version: i32) -> NodeImage {
-        NodeImage {
+    fn node(version: i32) -> Vec<u8> {
+        image::image_record(&crate::core::tree::NodeImage {
+            stat: jute::StatPersisted {
+                czxid: 1,
+                mzxid: version as i64,
+                pzxid: 1,
+                version,
+                ..Default::default()
+            },
             data: Some(vec![version as u8]),
             acl: Vec::new(),
-            czxid: 1,
-            mzxid: version as i64,
-            pzxid: 1,
-            ctime: 0,
-            mtime: 0,
-            version,
-            cversion: 0,
-            aversion: 0,
-            owner: 0,
-        }
+        })
     }
 
     #[test]
@@ -312,9 +440,16 @@ mod tests {
         store.write(&changes).unwrap();
         store.sync().unwrap();
         drop(store);
-        let (_, loaded) = SnapStore::open(d.path()).unwrap();
+        let (store, loaded) = SnapStore::open(d.path()).unwrap();
         assert_eq!(loaded.zxid, 3);
-        assert_eq!(loaded.nodes, vec![("/a".to_string(), node(3))]);
+        let mut nodes = Vec::new();
+        store
+            .for_each_node(|p, n| {
+                nodes.push((p.to_string(), n.stat.mzxid, n.data.map(<[u8]>::to_vec)));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(nodes, vec![("/a".to_string(), 3, Some(vec![3]))]);
         assert_eq!(loaded.sessions, vec![(8, 6000)]);
     }
 }

@@ -16,7 +16,7 @@
 use crate::core::txn::{codec, Txn};
 use crate::core::Zxid;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -102,9 +102,10 @@ fn segments(dir: &Path) -> Result<Vec<(Zxid, PathBuf)>, LogError> {
 
 /// What one segment held.
 struct Scan {
+    /// The decoded txns above the scan's `skip_through` zxid.
     txns: Vec<Txn>,
-    /// Offset just past each good record, parallel to `txns`.
-    ends: Vec<u64>,
+    /// Every good record's zxid and the offset just past it.
+    records: Vec<(Zxid, u64)>,
     /// End of the last good record.
     good_end: u64,
     /// Set when the data stopped at a bad record: why.
@@ -113,40 +114,59 @@ struct Scan {
     data_after_bad: bool,
 }
 
-fn scan(path: &Path) -> Result<Scan, LogError> {
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut bytes))
-        .map_err(io_err(path))?;
+/// Reads and checks one segment. Records at or below `skip_through` are
+/// checked (length, CRC) but not decoded: the snapshot store already holds
+/// them, and decoding a whole segment of them would cost a restart time
+/// and memory for nothing.
+fn scan(path: &Path, skip_through: Zxid) -> Result<Scan, LogError> {
+    let io = io_err(path);
+    let file = File::open(path).map_err(io_err(path))?;
+    // Streamed, not read whole: a segment is up to 64 MiB plus its
+    // preallocation, and a restart should not hold that in memory.
+    let mut r = BufReader::with_capacity(256 << 10, file);
     let corrupt = |offset: u64, why: &str| LogError::Corrupt {
         file: path.to_path_buf(),
         offset,
         why: why.to_string(),
     };
-    if bytes.len() < HEADER_LEN as usize {
+    let mut header = [0u8; HEADER_LEN as usize];
+    if read_full(&mut r, &mut header).map_err(io_err(path))? < header.len() {
         // A crash right after creating the file: nothing in it was acked.
         return Ok(Scan {
             txns: Vec::new(),
-            ends: Vec::new(),
+            records: Vec::new(),
             good_end: 0,
             bad: Some("segment shorter than its header".into()),
             data_after_bad: false,
         });
     }
-    if &bytes[..4] != MAGIC {
+    if &header[..4] != MAGIC {
         return Err(corrupt(0, "not a corral txn log segment (bad magic)"));
     }
-    let version = u32::from_be_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
+    let version = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
     if version != FORMAT_VERSION {
         return Err(corrupt(4, &format!("unsupported format version {version}")));
     }
-    let mut at = HEADER_LEN as usize;
+    let mut at = HEADER_LEN;
     let mut txns = Vec::new();
-    let mut ends = Vec::new();
+    let mut records = Vec::new();
     let mut bad = None;
-    while at + RECORD_HEAD <= bytes.len() {
-        let h = &bytes[at..at + RECORD_HEAD];
-        let len = u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize;
+    let mut body = Vec::new();
+    // The length the record at `at` claims, for the torn-tail check.
+    let mut claimed = 0u64;
+    loop {
+        let mut h = [0u8; RECORD_HEAD];
+        let got = read_full(&mut r, &mut h).map_err(io_err(path))?;
+        if got >= 4 {
+            claimed = u64::from(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+        }
+        if got < RECORD_HEAD {
+            if h[..got].iter().any(|b| *b != 0) {
+                bad = Some("partial record head at the end".into());
+            }
+            break;
+        }
+        let len = claimed as usize;
         if len == 0 {
             if h.iter().all(|b| *b == 0) {
                 break;
@@ -155,51 +175,84 @@ fn scan(path: &Path) -> Result<Scan, LogError> {
             break;
         }
         let crc = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
-        if len > MAX_RECORD || at + RECORD_HEAD + len > bytes.len() {
+        if len > MAX_RECORD {
             bad = Some(format!("record length {len} runs past the end"));
             break;
         }
-        let body = &bytes[at + 8..at + RECORD_HEAD + len];
-        if crc32fast::hash(body) != crc {
+        body.clear();
+        body.extend_from_slice(&h[8..]);
+        body.resize(8 + len, 0);
+        if read_full(&mut r, &mut body[8..]).map_err(io_err(path))? < len {
+            bad = Some(format!("record length {len} runs past the end"));
+            break;
+        }
+        if crc32fast::hash(&body) != crc {
             bad = Some("checksum mismatch".to_string());
             break;
         }
         let mut zb = [0u8; 8];
         zb.copy_from_slice(&body[..8]);
         let zxid = i64::from_be_bytes(zb);
-        match codec::decode(&body[8..]) {
-            Ok(t) if t.zxid == zxid => txns.push(t),
-            Ok(_) => {
-                bad = Some("zxid in the record head disagrees with the txn".into());
-                break;
-            }
-            Err(e) => {
-                bad = Some(format!("undecodable txn: {e}"));
-                break;
+        if zxid > skip_through {
+            match codec::decode(&body[8..]) {
+                Ok(t) if t.zxid == zxid => txns.push(t),
+                Ok(_) => {
+                    bad = Some("zxid in the record head disagrees with the txn".into());
+                    break;
+                }
+                Err(e) => {
+                    bad = Some(format!("undecodable txn: {e}"));
+                    break;
+                }
             }
         }
-        at += RECORD_HEAD + len;
-        ends.push(at as u64);
-    }
-    if bad.is_none() && at + RECORD_HEAD > bytes.len() && bytes[at..].iter().any(|b| *b != 0) {
-        bad = Some("partial record head at the end".into());
+        at += (RECORD_HEAD + len) as u64;
+        records.push((zxid, at));
     }
     let data_after_bad = bad.is_some() && {
         // Skip the extent the bad record claims, then look for any data: a
         // torn or bit-flipped last record is followed only by zeros.
-        let claimed = bytes
-            .get(at..at + 4)
-            .map_or(0, |l| u32::from_be_bytes([l[0], l[1], l[2], l[3]]) as usize);
-        let skip = at.saturating_add(RECORD_HEAD).saturating_add(claimed);
-        skip < bytes.len() && bytes[skip..].iter().any(|b| *b != 0)
+        let skip = at
+            .saturating_add(RECORD_HEAD as u64)
+            .saturating_add(claimed);
+        any_data_from(r.get_mut(), skip).map_err(io)?
     };
     Ok(Scan {
         txns,
-        ends,
-        good_end: at as u64,
+        records,
+        good_end: at,
         bad,
         data_after_bad,
     })
+}
+
+/// Reads until `buf` is full or the file ends; returns the bytes read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// True when any byte from `offset` to the end of the file is non-zero.
+fn any_data_from(f: &mut File, offset: u64) -> io::Result<bool> {
+    f.seek(SeekFrom::Start(offset))?;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = read_full(f, &mut buf)?;
+        if buf[..n].iter().any(|b| *b != 0) {
+            return Ok(true);
+        }
+        if n < buf.len() {
+            return Ok(false);
+        }
+    }
 }
 
 /// What a read-only inspection found in one segment.
@@ -223,7 +276,7 @@ pub fn inspect(dir: &Path) -> Result<Vec<SegmentReport>, LogError> {
     let mut out = Vec::with_capacity(segs.len());
     for (i, (_, path)) in segs.iter().enumerate() {
         let last = i + 1 == segs.len();
-        let s = scan(path)?;
+        let s = scan(path, Zxid::MIN)?;
         if s.bad.is_some() && (!last || s.data_after_bad) {
             return Err(LogError::Corrupt {
                 file: path.clone(),
@@ -275,23 +328,27 @@ pub struct TxLog {
     buf: Vec<u8>,
 }
 
-/// Result of opening: the log and every txn it held, in order.
+/// Result of opening: the log and every txn it held after `base_zxid`,
+/// in order.
 pub struct Opened {
     pub log: TxLog,
     pub txns: Vec<Txn>,
 }
 
 impl TxLog {
-    /// Opens (creating if needed) the log in `opts.dir`, recovering every
-    /// valid txn and truncating a torn tail.
+    /// Opens (creating if needed) the log in `opts.dir`, checking every
+    /// record, recovering the txns after `opts.base_zxid` and truncating a
+    /// torn tail.
     pub fn open(opts: LogOptions) -> Result<Opened, LogError> {
         fs::create_dir_all(&opts.dir).map_err(io_err(&opts.dir))?;
         let segs = segments(&opts.dir)?;
         let mut txns: Vec<Txn> = Vec::new();
+        let mut last_record: Option<Zxid> = None;
+        let mut records = 0usize;
         let mut tail: Option<(PathBuf, u64)> = None;
         for (i, (_, path)) in segs.iter().enumerate() {
             let last = i + 1 == segs.len();
-            let s = scan(path)?;
+            let s = scan(path, opts.base_zxid)?;
             if let Some(why) = &s.bad {
                 if !last || s.data_after_bad {
                     return Err(LogError::Corrupt {
@@ -309,24 +366,27 @@ impl TxLog {
                     "txn log ends in a torn or corrupt record (an interrupted write): truncating it"
                 );
             }
-            if let (Some(prev), Some(first)) = (txns.last(), s.txns.first()) {
-                if first.zxid <= prev.zxid {
+            if let (Some(prev), Some(&(first, _))) = (last_record, s.records.first()) {
+                if first <= prev {
                     return Err(LogError::Corrupt {
                         file: path.clone(),
                         offset: HEADER_LEN,
                         why: format!(
-                            "zxid {:#x} does not follow {:#x} of the previous segment",
-                            first.zxid, prev.zxid
+                            "zxid {first:#x} does not follow {prev:#x} of the previous segment"
                         ),
                     });
                 }
             }
+            if let Some(&(z, _)) = s.records.last() {
+                last_record = Some(z);
+            }
+            records += s.records.len();
             txns.extend(s.txns);
             if last {
                 tail = Some((path.clone(), s.good_end.max(HEADER_LEN)));
             }
         }
-        let last_zxid = txns.last().map_or(0, |t| t.zxid).max(opts.base_zxid);
+        let last_zxid = last_record.unwrap_or(0).max(opts.base_zxid);
         let log = match tail {
             Some((path, end)) => {
                 let file = OpenOptions::new()
@@ -355,9 +415,10 @@ impl TxLog {
             }
             None => TxLog::create(opts, last_zxid + 1, last_zxid)?,
         };
-        if !txns.is_empty() {
+        if records > 0 {
             info!(
-                txns = txns.len(),
+                records,
+                after_snapshot = txns.len(),
                 last_zxid = format_args!("{last_zxid:#x}"),
                 "txn log recovered"
             );
@@ -459,13 +520,13 @@ impl TxLog {
                 fs::remove_file(&path).map_err(io_err(&path))?;
                 continue;
             }
-            let s = scan(&path)?;
-            let keep = s.txns.iter().take_while(|t| t.zxid <= zxid).count();
-            if keep < s.txns.len() {
+            let s = scan(&path, Zxid::MAX)?;
+            let keep = s.records.iter().take_while(|(z, _)| *z <= zxid).count();
+            if keep < s.records.len() {
                 let end = if keep == 0 {
                     HEADER_LEN
                 } else {
-                    s.ends[keep - 1]
+                    s.records[keep - 1].1
                 };
                 let f = OpenOptions::new()
                     .write(true)

@@ -7,7 +7,7 @@ use crate::core::acl::AuthInfo;
 use crate::core::forward::Forward;
 use crate::core::image::{self, Image};
 use crate::core::sessions::SessionTracker;
-use crate::core::tree::DataTree;
+use crate::core::tree::{AclRef, DataTree, StoredNode};
 use crate::core::txn::TxnOp;
 use crate::core::zab::{epoch_of, make_zxid};
 use crate::core::{SessionId, Zxid};
@@ -173,21 +173,24 @@ impl Server {
 
     /// The whole state, encoded for a follower's SNAP.
     pub fn image(&self) -> Vec<u8> {
-        let nodes = self.tree.nodes_in_path_order();
-        image::encode(
-            self.tree.last_zxid,
-            nodes.into_iter().map(|(p, n)| (p, n.image())),
-            &self.sessions.list(),
-        )
+        image::encode(&self.tree, &self.sessions.list())
     }
 
     /// Replaces the whole state with a leader's image. Only done while out
     /// of service, so no client is connected.
     pub fn install_image(&mut self, img: &Image, now: i64) -> Result<(), String> {
-        let mut tree = DataTree::new();
+        let mut tree = DataTree::with_hash_seed(now as u64);
         tree.reserve(img.nodes.len());
+        let mut r = tree.restorer();
         for (path, n) in &img.nodes {
-            tree.restore_node(path, n.clone())?;
+            r.node(
+                path,
+                StoredNode {
+                    stat: &n.stat,
+                    data: n.data.as_deref(),
+                    acl: AclRef::List(&n.acl),
+                },
+            )?;
         }
         tree.last_zxid = img.zxid;
         tree.take_changed();
