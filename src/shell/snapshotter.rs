@@ -1,11 +1,14 @@
 //! Keeps the RocksDB snapshot store current: takes the node and session
-//! changes of each durable batch from the committer, writes them in atomic
-//! batches, syncs about once a second, and then deletes txn log segments
-//! the store has made redundant.
+//! changes of each durable batch from the committer, merges them by path
+//! (last state wins), writes the merged set in one atomic batch about once
+//! a second or when it grows past a bound, syncs, and then deletes txn log
+//! segments the store has made redundant. Merging first means an
+//! update-heavy load costs the store one write per distinct node per
+//! second, not one per txn; the txn log keeps everything until then.
 
 use crate::core::image::Image;
 use crate::core::server::Changes;
-use crate::storage::snapshot::SnapStore;
+use crate::storage::snapshot::{Coalesced, SnapStore};
 use crate::storage::txlog;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -15,7 +18,8 @@ use std::time::{Duration, Instant};
 use tracing::{debug, error};
 
 const SYNC_EVERY: Duration = Duration::from_secs(1);
-const MAX_BATCH: usize = 4096;
+/// Write early past this much merged state (bounds the memory held).
+const MAX_PENDING_BYTES: usize = 4 << 20;
 
 enum Job {
     Changes(Changes),
@@ -35,55 +39,59 @@ impl Snapshotter {
         let thread = std::thread::Builder::new()
             .name("snapshot".into())
             .spawn(move || {
-                let mut last_sync = Instant::now();
-                let mut unsynced = false;
+                let mut last_write = Instant::now();
+                let mut pending = Coalesced::default();
                 let mut open = true;
                 while open {
-                    let mut batch = Vec::new();
+                    let wait = SYNC_EVERY.saturating_sub(last_write.elapsed());
                     let mut replace = None;
-                    match rx.recv_timeout(SYNC_EVERY) {
-                        Ok(Job::Changes(c)) => batch.push(c),
+                    match rx.recv_timeout(wait) {
+                        Ok(Job::Changes(c)) => pending.add(c),
                         Ok(Job::Replace(img, done)) => replace = Some((img, done)),
                         Err(RecvTimeoutError::Timeout) => {}
                         Err(RecvTimeoutError::Disconnected) => open = false,
                     }
-                    while batch.len() < MAX_BATCH && replace.is_none() {
+                    while replace.is_none() && pending.bytes() < MAX_PENDING_BYTES {
                         match rx.try_recv() {
-                            Ok(Job::Changes(c)) => batch.push(c),
+                            Ok(Job::Changes(c)) => pending.add(c),
                             Ok(Job::Replace(img, done)) => replace = Some((img, done)),
                             Err(_) => break,
                         }
                     }
-                    if !batch.is_empty() {
-                        if let Err(e) = store.write(&batch) {
-                            error!(error = %e, "snapshot store write failed; the txn log keeps everything, stopping snapshots");
-                            return;
-                        }
-                        unsynced = true;
-                    }
                     if let Some((img, done)) = replace {
+                        // The image holds the state after every change
+                        // merged so far.
+                        pending = Coalesced::default();
                         if let Err(e) = store.replace_all(&img) {
                             error!(error = %e, "replacing the snapshot store with the leader's image failed; exiting");
                             std::process::exit(2);
                         }
-                        unsynced = false;
                         let _ = done.send(());
+                        continue;
                     }
-                    if unsynced && (!open || last_sync.elapsed() >= SYNC_EVERY) {
-                        match store.sync() {
-                            Ok(z) => {
-                                unsynced = false;
-                                last_sync = Instant::now();
-                                match txlog::purge_below(&log_dir, z) {
-                                    Ok(0) => {}
-                                    Ok(n) => debug!(segments = n, zxid = format_args!("{z:#x}"), "purged txn log segments covered by the snapshot"),
-                                    Err(e) => error!(error = %e, "purging txn log segments failed"),
-                                }
-                            }
-                            Err(e) => {
-                                error!(error = %e, "snapshot store sync failed; stopping snapshots");
-                                return;
-                            }
+                    let due = !open
+                        || last_write.elapsed() >= SYNC_EVERY
+                        || pending.bytes() >= MAX_PENDING_BYTES;
+                    if !due || pending.is_empty() {
+                        if due {
+                            last_write = Instant::now();
+                        }
+                        continue;
+                    }
+                    last_write = Instant::now();
+                    if let Err(e) = store.write(&mut pending) {
+                        error!(error = %e, "snapshot store write failed; the txn log keeps everything, stopping snapshots");
+                        return;
+                    }
+                    match store.sync() {
+                        Ok(z) => match txlog::purge_below(&log_dir, z) {
+                            Ok(0) => {}
+                            Ok(n) => debug!(segments = n, zxid = format_args!("{z:#x}"), "purged txn log segments covered by the snapshot"),
+                            Err(e) => error!(error = %e, "purging txn log segments failed"),
+                        },
+                        Err(e) => {
+                            error!(error = %e, "snapshot store sync failed; stopping snapshots");
+                            return;
                         }
                     }
                 }

@@ -52,6 +52,42 @@ impl std::fmt::Display for SnapError {
 
 impl std::error::Error for SnapError {}
 
+/// Changes waiting for the store, merged by path and by session: each
+/// change is a whole node's (or session's) state after it, so only the last
+/// one matters. A hot node updated thousands of times between two writes
+/// is written once.
+#[derive(Debug, Default)]
+pub struct Coalesced {
+    nodes: HashMap<String, Option<Vec<u8>>>,
+    sessions: HashMap<SessionId, Option<i32>>,
+    /// The zxid the merged changes bring the store to.
+    zxid: Option<Zxid>,
+    bytes: usize,
+}
+
+impl Coalesced {
+    /// Merges the changes of the next durable batch.
+    pub fn add(&mut self, c: Changes) {
+        for (path, record) in c.nodes {
+            self.bytes += path.len() + record.as_ref().map_or(0, Vec::len);
+            self.nodes.insert(path, record);
+        }
+        self.sessions.extend(c.sessions);
+        self.zxid = Some(c.zxid);
+    }
+
+    /// Nothing waiting.
+    pub fn is_empty(&self) -> bool {
+        self.zxid.is_none()
+    }
+
+    /// Roughly how much memory the merged changes hold (bytes merged in,
+    /// counting overwritten ones): a bound for when to write.
+    pub fn bytes(&self) -> usize {
+        self.bytes + 64 * (self.nodes.len() + self.sessions.len())
+    }
+}
+
 /// What the store held at open, but its nodes: those stream through
 /// [`SnapStore::for_each_node`] straight into the tree.
 pub struct Loaded {
@@ -312,44 +348,33 @@ impl SnapStore {
         self.zxid
     }
 
-    /// Writes one batch atomically (not synced: see [`SnapStore::sync`]).
-    pub fn write(&mut self, changes: &[Changes]) -> Result<(), SnapError> {
-        let Some(last) = changes.last() else {
+    /// Writes what `pending` holds in one atomic batch and empties it (not
+    /// synced: see [`SnapStore::sync`]).
+    pub fn write(&mut self, pending: &mut Coalesced) -> Result<(), SnapError> {
+        let Some(zxid) = pending.zxid else {
             return Ok(());
         };
         let db_err = |e| SnapError::Db(self.path.clone(), e);
         let (nodes, sessions, meta) = self.families()?;
-        // Each change is a whole node's state after it, so only the last one
-        // per path (or session) in the batch matters: a hot node updated
-        // many times between two batches is written once.
-        let mut latest_nodes: HashMap<&str, Option<&[u8]>> = HashMap::new();
-        let mut latest_sessions: HashMap<SessionId, Option<i32>> = HashMap::new();
-        for c in changes {
-            for (path, record) in &c.nodes {
-                latest_nodes.insert(path, record.as_deref());
-            }
-            for (id, to) in &c.sessions {
-                latest_sessions.insert(*id, *to);
-            }
-        }
         let mut b = WriteBatch::default();
-        for (path, img) in latest_nodes {
-            match img {
-                Some(record) => b.put_cf(nodes, path.as_bytes(), record),
+        for (path, record) in pending.nodes.drain() {
+            match record {
+                Some(r) => b.put_cf(nodes, path.as_bytes(), r),
                 None => b.delete_cf(nodes, path.as_bytes()),
             }
         }
-        for (id, to) in latest_sessions {
+        for (id, to) in pending.sessions.drain() {
             match to {
                 Some(t) => b.put_cf(sessions, id.to_be_bytes(), t.to_be_bytes()),
                 None => b.delete_cf(sessions, id.to_be_bytes()),
             }
         }
-        b.put_cf(meta, b"zxid", last.zxid.to_be_bytes());
+        b.put_cf(meta, b"zxid", zxid.to_be_bytes());
+        *pending = Coalesced::default();
         let mut wo = WriteOptions::default();
         wo.set_sync(false);
         self.db.write_opt(b, &wo).map_err(db_err)?;
-        self.zxid = last.zxid;
+        self.zxid = zxid;
         Ok(())
     }
 
@@ -437,7 +462,12 @@ mod tests {
                 sessions: vec![(8, Some(6000))],
             },
         ];
-        store.write(&changes).unwrap();
+        let mut pending = Coalesced::default();
+        for c in changes {
+            pending.add(c);
+        }
+        store.write(&mut pending).unwrap();
+        assert!(pending.is_empty());
         store.sync().unwrap();
         drop(store);
         let (store, loaded) = SnapStore::open(d.path()).unwrap();
