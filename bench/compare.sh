@@ -165,6 +165,29 @@ record() {
 # field JSON KEY: one value of a flat JSON line.
 field() { sed -n "s/.*\"$2\":\([^,}]*\).*/\1/p" <<<"$1"; }
 
+# cpu_ticks PID: user + system clock ticks the process has used.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+
+# quiesce PID...: waits (at most 30 s) until none of the servers uses more
+# than ~4 % of a core over half a second, so no run pays for the previous
+# one's background work on the same two cores (ZooKeeper's snapshots and
+# garbage collection after a million creates and deletes, corral's RocksDB
+# compactions). Both sides get the same wait.
+quiesce() {
+    local deadline=$((SECONDS + 30)) busy p
+    local -A before
+    while ((SECONDS < deadline)); do
+        for p in "$@"; do before[$p]=$(cpu_ticks "$p"); done
+        sleep 0.5
+        busy=0
+        for p in "$@"; do
+            if (($(cpu_ticks "$p") - before[$p] > 2)); then busy=1; fi
+        done
+        if ((busy == 0)); then return 0; fi
+    done
+    log "servers still busy after 30 s; measuring anyway"
+}
+
 # bench PORT PID ARGS...: one corral bench run; its JSON line is recorded.
 bench() {
     local port=$1 pid=$2 line
@@ -239,6 +262,7 @@ throughput() {
             TAG=${entry%%|*}
             for s in $order; do
                 SERVER=$s
+                quiesce "$c_pid" "$z_pid"
                 # shellcheck disable=SC2086
                 if [ $s = corral ]; then
                     bench "$c_port" "$c_pid" ${entry#*|} --duration "$SECS"
@@ -337,6 +361,7 @@ ensemble() {
             if ((round == 0)); then TAG="warmup-$TAG"; fi
             for s in $order; do
                 SERVER=$s
+                quiesce "${pids[@]}"
                 local servers=$zk_servers line
                 [ "$s" = corral3 ] && servers=$c_servers
                 # shellcheck disable=SC2086
