@@ -277,6 +277,7 @@ impl DataTree {
     }
 
     /// Puts back one node from an owned image (see [`Restorer`]).
+    #[cfg(test)]
     pub fn restore_node(&mut self, path: &str, img: &NodeImage) -> Result<(), String> {
         self.restorer().node(
             path,
@@ -300,6 +301,22 @@ impl DataTree {
                 .entry(owner)
                 .or_default()
                 .insert(path.to_string());
+        }
+    }
+
+    /// Undoes [`DataTree::index_owner`] for a deleted node.
+    fn unindex_owner(&mut self, path: &str, owner: i64) {
+        if owner == CONTAINER_OWNER {
+            self.containers.remove(path);
+        } else if ttl_of(owner).is_some() {
+            self.ttls.remove(path);
+        } else if owner != 0 {
+            if let Some(set) = self.ephemerals.get_mut(&owner) {
+                set.remove(path);
+                if set.is_empty() {
+                    self.ephemerals.remove(&owner);
+                }
+            }
         }
     }
 
@@ -545,16 +562,7 @@ impl DataTree {
         }
         self.data_bytes += (path.len() + data.as_ref().map_or(0, Vec::len)) as u64;
         self.index_owner(path, owner);
-        self.changed.push(path.to_string());
-        self.changed.push(parent_path.to_string());
-        triggers.push(Trigger {
-            path: path.to_string(),
-            event_type: event::NODE_CREATED,
-        });
-        triggers.push(Trigger {
-            path: parent_path.to_string(),
-            event_type: event::NODE_CHILDREN_CHANGED,
-        });
+        self.linked(path, event::NODE_CREATED, triggers);
         Ok(Node::new(self, id).stat())
     }
 
@@ -577,30 +585,25 @@ impl DataTree {
         if zxid > p.pzxid {
             p.pzxid = zxid;
         }
-        if owner == CONTAINER_OWNER {
-            self.containers.remove(path);
-        } else if ttl_of(owner).is_some() {
-            self.ttls.remove(path);
-        } else if owner != 0 {
-            if let Some(set) = self.ephemerals.get_mut(&owner) {
-                set.remove(path);
-                if set.is_empty() {
-                    self.ephemerals.remove(&owner);
-                }
-            }
-        }
+        self.unindex_owner(path, owner);
+        self.linked(path, event::NODE_DELETED, triggers);
+        Ok(())
+    }
+
+    /// Records a node's creation or deletion: it and its parent changed,
+    /// and watchers of both hear of it.
+    fn linked(&mut self, path: &str, event_type: i32, triggers: &mut Vec<Trigger>) {
         let parent_path = path::parent(path);
         self.changed.push(path.to_string());
         self.changed.push(parent_path.to_string());
         triggers.push(Trigger {
             path: path.to_string(),
-            event_type: event::NODE_DELETED,
+            event_type,
         });
         triggers.push(Trigger {
             path: parent_path.to_string(),
             event_type: event::NODE_CHILDREN_CHANGED,
         });
-        Ok(())
     }
 }
 
