@@ -20,6 +20,7 @@ use rocksdb::{
     ColumnFamily, ColumnFamilyDescriptor, IteratorMode, Options, ReadOptions, WriteBatch,
     WriteOptions, DB,
 };
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -58,19 +59,31 @@ impl std::error::Error for SnapError {}
 /// is written once.
 #[derive(Debug, Default)]
 pub struct Coalesced {
-    nodes: HashMap<String, Option<Vec<u8>>>,
-    sessions: HashMap<SessionId, Option<i32>>,
+    nodes: HashMap<String, Option<Vec<u8>>, foldhash::fast::RandomState>,
+    sessions: HashMap<SessionId, Option<i32>, foldhash::fast::RandomState>,
     /// The zxid the merged changes bring the store to.
     zxid: Option<Zxid>,
+    /// Path and record bytes currently held (a replaced record no longer
+    /// counts, so a hot set of nodes never forces an early write).
     bytes: usize,
+}
+
+fn record_len(r: &Option<Vec<u8>>) -> usize {
+    r.as_ref().map_or(0, Vec::len)
 }
 
 impl Coalesced {
     /// Merges the changes of the next durable batch.
     pub fn add(&mut self, c: Changes) {
         for (path, record) in c.nodes {
-            self.bytes += path.len() + record.as_ref().map_or(0, Vec::len);
-            self.nodes.insert(path, record);
+            self.bytes += record_len(&record);
+            match self.nodes.entry(path) {
+                Entry::Occupied(mut e) => self.bytes -= record_len(&e.insert(record)),
+                Entry::Vacant(e) => {
+                    self.bytes += e.key().len();
+                    e.insert(record);
+                }
+            }
         }
         self.sessions.extend(c.sessions);
         self.zxid = Some(c.zxid);
@@ -81,10 +94,19 @@ impl Coalesced {
         self.zxid.is_none()
     }
 
-    /// Roughly how much memory the merged changes hold (bytes merged in,
-    /// counting overwritten ones): a bound for when to write.
+    /// Roughly how much memory the merged changes hold: a bound for when
+    /// to write.
     pub fn bytes(&self) -> usize {
         self.bytes + 64 * (self.nodes.len() + self.sessions.len())
+    }
+
+    /// The merged node changes in key order: RocksDB's memtable inserts a
+    /// sorted run by extending where the previous key went instead of
+    /// searching its skip list from the top for each.
+    fn sorted_nodes(&mut self) -> Vec<(String, Option<Vec<u8>>)> {
+        let mut v: Vec<_> = self.nodes.drain().collect();
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v
     }
 }
 
@@ -357,7 +379,7 @@ impl SnapStore {
         let db_err = |e| SnapError::Db(self.path.clone(), e);
         let (nodes, sessions, meta) = self.families()?;
         let mut b = WriteBatch::default();
-        for (path, record) in pending.nodes.drain() {
+        for (path, record) in pending.sorted_nodes() {
             match record {
                 Some(r) => b.put_cf(nodes, path.as_bytes(), r),
                 None => b.delete_cf(nodes, path.as_bytes()),
