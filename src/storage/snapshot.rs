@@ -192,6 +192,15 @@ fn db_options() -> Options {
     // files, ~360 MiB after 1M creates). Past this size RocksDB flushes the
     // column families holding the oldest WAL and recycles it.
     o.set_max_total_wal_size(64 << 20);
+    // The store is only read whole, at start-up, so L0 files cost no
+    // lookups; what costs is compaction, which with new keys spread over
+    // the whole key space rewrites the entire last level each time it
+    // runs. Merging 16 flushed files per run instead of 4 cut the server
+    // CPU of create from 8.4 to 6.5 us/op (RocksDB's compaction thread
+    // was 39% of it) and left restart with 1M znodes at 0.5-0.65 s.
+    o.set_level_zero_file_num_compaction_trigger(16);
+    o.set_level_zero_slowdown_writes_trigger(40);
+    o.set_level_zero_stop_writes_trigger(60);
     o
 }
 
