@@ -90,7 +90,8 @@ pub async fn run(
                 let mut next = msg;
                 loop {
                     match next {
-                        Some(ToConn::Frame(f)) => wbuf.extend_from_slice(&f),
+                        Some(ToConn::Frames(f)) if wbuf.is_empty() => wbuf = f,
+                        Some(ToConn::Frames(f)) => wbuf.extend_from_slice(&f),
                         Some(ToConn::Close) | None => { close = true; break; }
                     }
                     if wbuf.len() >= MAX_COALESCED_WRITE { break; }
@@ -117,6 +118,9 @@ pub async fn run(
                     Ok(n) => n,
                 };
                 buf.extend_from_slice(&read_chunk[..n]);
+                // Whole frames after the handshake go to the driver as one
+                // message: buf[batch..at].
+                let mut batch = 0;
                 let mut at = 0;
                 while buf.len() - at >= 4 {
                     let head = [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]];
@@ -137,23 +141,32 @@ pub async fn run(
                     if buf.len() - at - 4 < len {
                         break;
                     }
-                    let body = buf[at + 4..at + 4 + len].to_vec();
                     at += 4 + len;
-                    let input = if first {
+                    if first {
                         first = false;
                         handshaken = true;
-                        match out_tx.take() {
-                            Some(to_conn) => Input::Handshake { conn, peer, body, to_conn },
-                            None => break 'outer,
+                        let body = buf[at - len..at].to_vec();
+                        let Some(to_conn) = out_tx.take() else { break 'outer };
+                        let hello = Input::Handshake { conn, peer, body, to_conn };
+                        if driver.send(hello).await.is_err() {
+                            break 'outer;
                         }
+                        batch = at;
+                    }
+                }
+                if at > batch {
+                    let frames = if batch == 0 && at == buf.len() {
+                        std::mem::take(&mut buf)
                     } else {
-                        Input::Frame { conn, body }
+                        buf[batch..at].to_vec()
                     };
-                    if driver.send(input).await.is_err() {
+                    if driver.send(Input::Frames { conn, frames }).await.is_err() {
                         break 'outer;
                     }
                 }
-                buf.drain(..at);
+                if !buf.is_empty() {
+                    buf.drain(..at);
+                }
             }
         }
     }

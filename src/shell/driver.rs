@@ -14,6 +14,7 @@ use crate::core::zab::{counter_of, epoch_of};
 use crate::core::{ConnId, Zxid};
 use crate::storage::snapshot::{Loaded, SnapStore};
 use crate::storage::txlog::TxLog;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,8 +31,9 @@ pub enum Input {
         body: Vec<u8>,
         to_conn: mpsc::UnboundedSender<ToConn>,
     },
-    /// A later frame.
-    Frame { conn: ConnId, body: Vec<u8> },
+    /// Later frames, whole and length-prefixed, as many as one read
+    /// brought: one message per read instead of one per request.
+    Frames { conn: ConnId, frames: Vec<u8> },
     /// The socket is gone.
     Closed { conn: ConnId },
     /// A four-letter word to answer.
@@ -46,7 +48,9 @@ pub enum Input {
 /// What the driver tells a connection task.
 #[derive(Debug)]
 pub enum ToConn {
-    Frame(Vec<u8>),
+    /// One or more whole frames: every reply a flush released for the
+    /// connection, in order.
+    Frames(Vec<u8>),
     Close,
 }
 
@@ -82,6 +86,9 @@ pub struct Driver {
     pub committer: Committer,
     /// Present in ensemble mode.
     pub repl: Option<Replication>,
+    /// Replies released in the current flush, gathered per connection so
+    /// each gets one message (and one socket write) per flush.
+    pub outgoing: HashMap<ConnId, Vec<u8>>,
 }
 
 impl Driver {
@@ -105,17 +112,28 @@ impl Driver {
         }
         while let Some(out) = self.server.pop_out(now) {
             match out {
-                Out::Send { conn, frame } => {
-                    if let Some(h) = self.conns.get(&conn) {
-                        let _ = h.tx.send(ToConn::Frame(frame));
+                Out::Send { conn, frame } => match self.outgoing.entry(conn) {
+                    Entry::Occupied(mut e) => e.get_mut().extend_from_slice(&frame),
+                    Entry::Vacant(e) => {
+                        e.insert(frame);
                     }
-                }
+                },
                 Out::Close { conn } => {
+                    // What was released before the close goes first.
+                    let pending = self.outgoing.remove(&conn);
                     if let Some(h) = self.conns.remove(&conn) {
+                        if let Some(bytes) = pending {
+                            let _ = h.tx.send(ToConn::Frames(bytes));
+                        }
                         let _ = h.tx.send(ToConn::Close);
                     }
                     self.server.disconnected(conn);
                 }
+            }
+        }
+        for (conn, bytes) in self.outgoing.drain() {
+            if let Some(h) = self.conns.get(&conn) {
+                let _ = h.tx.send(ToConn::Frames(bytes));
             }
         }
     }
@@ -133,7 +151,11 @@ impl Driver {
                 self.server
                     .connect(conn, &peer.ip().to_string(), &body, now);
             }
-            Input::Frame { conn, body } => self.server.request(conn, &body, now),
+            Input::Frames { conn, frames } => {
+                for body in split_frames(&frames) {
+                    self.server.request(conn, body, now);
+                }
+            }
             Input::Closed { conn } => {
                 self.conns.remove(&conn);
                 self.server.disconnected(conn);
@@ -145,6 +167,19 @@ impl Driver {
         }
         None
     }
+}
+
+/// The bodies of the whole length-prefixed frames in `buf`; stops at a
+/// truncated one (the connection task only sends whole frames).
+fn split_frames(buf: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = buf;
+    std::iter::from_fn(move || {
+        let (head, tail) = rest.split_first_chunk::<4>()?;
+        let len = usize::try_from(i32::from_be_bytes(*head)).ok()?;
+        let body = tail.get(..len)?;
+        rest = &tail[len..];
+        Some(body)
+    })
 }
 
 /// What start-up recovered from disk, ready to be served.
@@ -257,6 +292,7 @@ pub async fn run(
         client_port,
         committer,
         repl,
+        outgoing: HashMap::new(),
     };
     // Replication's timers (heartbeats, election resends) need a finer
     // grain than session expiry.
