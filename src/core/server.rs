@@ -17,6 +17,7 @@
 
 mod ensemble;
 mod learner;
+mod reply;
 
 use super::acl::{self, AuthInfo};
 use super::forward::Forward;
@@ -31,6 +32,7 @@ use super::{ConnId, SessionId, Zxid};
 use jute::codes::{add_watch_mode, event, op, perms, state, watcher_type, xid, Code};
 use jute::multi::{MultiOp, MultiRequest, MultiResponse, MultiResult};
 use jute::*;
+use reply::Body;
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use tracing::{debug, info, warn};
 
@@ -190,8 +192,8 @@ fn frame(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     out
 }
 
-fn encode<T: Jute>(v: &T) -> Vec<u8> {
-    to_bytes(v)
+fn encode<T: Jute>(v: &T) -> Body {
+    Body::of(v)
 }
 
 fn read_body<T: Jute>(body: &[u8]) -> Result<T, Code> {
@@ -423,17 +425,9 @@ impl Server {
         });
     }
 
-    fn reply(&mut self, at: Origin, zxid: Zxid, err: Code, body: Vec<u8>) {
+    fn reply(&mut self, at: Origin, zxid: Zxid, err: Code, body: Body) {
         let Origin { conn, xid, op, now } = at;
-        let hdr = ReplyHeader {
-            xid,
-            zxid,
-            err: err.as_i32(),
-        };
-        let f = frame(|o| {
-            hdr.write(o);
-            o.extend_from_slice(&body);
-        });
+        let f = body.into_frame(xid, zxid, err);
         let needs = self.tree.last_zxid;
         self.push(
             needs,
@@ -695,7 +689,7 @@ impl Server {
                 op: op::CLOSE_SESSION,
                 now,
             };
-            self.reply(at, zxid, Code::Ok, Vec::new());
+            self.reply(at, zxid, Code::Ok, Body::empty());
         }
     }
 
@@ -782,7 +776,7 @@ impl Server {
             now,
         };
         if !self.sessions.touch(session, now) {
-            self.reply(at, self.tree.last_zxid, Code::SessionExpired, Vec::new());
+            self.reply(at, self.tree.last_zxid, Code::SessionExpired, Body::empty());
             self.unbind(conn);
             self.close(conn);
             return;
@@ -796,7 +790,7 @@ impl Server {
                 xid: xid::PING,
                 ..at
             };
-            self.reply(at, self.tree.last_zxid, Code::Ok, Vec::new());
+            self.reply(at, self.tree.last_zxid, Code::Ok, Body::empty());
             return;
         }
         if self.mode == Mode::Learner && self.must_wait(conn, hdr.op) {
@@ -827,7 +821,7 @@ impl Server {
             Some(Ok((req, shape))) => self.write(at, session, req, shape),
             Some(Err(code)) => {
                 warn!(conn, op = opc, "undecodable request body");
-                self.reply(at, self.tree.last_zxid, code, Vec::new());
+                self.reply(at, self.tree.last_zxid, code, Body::empty());
             }
             None => {
                 let (err, out) = self.read(conn, session, opc, body);
@@ -849,10 +843,10 @@ impl Server {
             )
         });
         match result {
-            Ok(()) => self.reply(at, 0, Code::Ok, Vec::new()),
+            Ok(()) => self.reply(at, 0, Code::Ok, Body::empty()),
             Err(_) => {
                 self.stats.auth_failed += 1;
-                self.reply(at, 0, Code::AuthFailed, Vec::new());
+                self.reply(at, 0, Code::AuthFailed, Body::empty());
                 self.unbind(conn);
                 self.close(conn);
             }
@@ -880,7 +874,7 @@ impl Server {
         prep::prep(&self.tree, &ctx, req)
     }
 
-    fn write_reply(&self, shape: &Shape, applied: Applied) -> (Code, Vec<u8>) {
+    fn write_reply(&self, shape: &Shape, applied: Applied) -> (Code, Body) {
         match (shape, applied) {
             (Shape::Multi(ops), Applied::Multi(results)) => {
                 let results = ops
@@ -902,7 +896,7 @@ impl Server {
                     .collect();
                 (Code::Ok, encode(&MultiResponse { results }))
             }
-            (_, Applied::Failed(c)) => (c, Vec::new()),
+            (_, Applied::Failed(c)) => (c, Body::empty()),
             (Shape::Create, Applied::Created { path, .. }) => {
                 (Code::Ok, encode(&CreateResponse { path }))
             }
@@ -919,21 +913,19 @@ impl Server {
                 let stat = self.tree.get(p).map(|n| n.stat()).unwrap_or_default();
                 (Code::Ok, encode(&SetDataResponse { stat }))
             }
-            (Shape::Empty, _) => (Code::Ok, Vec::new()),
-            _ => (Code::SystemError, Vec::new()),
+            (Shape::Empty, _) => (Code::Ok, Body::empty()),
+            _ => (Code::SystemError, Body::empty()),
         }
     }
 
     // ---- reads --------------------------------------------------------
 
     /// Serves a non-write request; returns the reply's error and body.
-    fn read(&mut self, conn: ConnId, session: SessionId, opc: i32, body: &[u8]) -> (Code, Vec<u8>) {
+    fn read(&mut self, conn: ConnId, session: SessionId, opc: i32, body: &[u8]) -> (Code, Body) {
         let result = match opc {
             op::EXISTS => read_body::<ExistsRequest>(body).and_then(|r| self.exists(session, &r)),
-            op::GET_DATA => read_body::<GetDataRequest>(body).and_then(|r| {
-                self.get_data(conn, session, &r.path, r.watch)
-                    .map(|v| encode(&v))
-            }),
+            op::GET_DATA => read_body::<GetDataRequest>(body)
+                .and_then(|r| self.get_data_body(conn, session, &r.path, r.watch)),
             op::GET_ACL => {
                 read_body::<GetAclRequest>(body).and_then(|r| self.get_acl(conn, &r.path))
             }
@@ -975,7 +967,7 @@ impl Server {
                     &[],
                     &[],
                 );
-                Vec::new()
+                Body::empty()
             }),
             op::SET_WATCHES2 => read_body::<SetWatches2>(body).map(|w| {
                 self.set_watches(
@@ -987,7 +979,7 @@ impl Server {
                     &w.persistent_watches,
                     &w.persistent_recursive_watches,
                 );
-                Vec::new()
+                Body::empty()
             }),
             op::ADD_WATCH => read_body::<AddWatchRequest>(body).and_then(|r| {
                 let kind = match r.mode {
@@ -1056,7 +1048,7 @@ impl Server {
         };
         match result {
             Ok(b) => (Code::Ok, b),
-            Err(c) => (c, Vec::new()),
+            Err(c) => (c, Body::empty()),
         }
     }
 
@@ -1077,7 +1069,7 @@ impl Server {
         }
     }
 
-    fn exists(&mut self, session: SessionId, r: &ExistsRequest) -> Result<Vec<u8>, Code> {
+    fn exists(&mut self, session: SessionId, r: &ExistsRequest) -> Result<Body, Code> {
         if r.path.contains('\0') {
             return Err(Code::BadArguments);
         }
@@ -1086,6 +1078,31 @@ impl Server {
         }
         let n = self.tree.get(&r.path).ok_or(Code::NoNode)?;
         Ok(encode(&ExistsResponse { stat: n.stat() }))
+    }
+
+    /// getData's reply, encoded from the node in place (no copy of its
+    /// data); the watch is set only when the read succeeds, as in
+    /// ZooKeeper.
+    fn get_data_body(
+        &mut self,
+        conn: ConnId,
+        session: SessionId,
+        path: &str,
+        watch: bool,
+    ) -> Result<Body, Code> {
+        let body = {
+            let n = self.tree.get(path).ok_or(Code::NoNode)?;
+            let auth = self.conns.get(&conn).map(|c| &c.auth).ok_or(Code::NoAuth)?;
+            acl::check(n.acl, perms::READ, auth)?;
+            Body::with(|o| {
+                write_buffer(o, n.data);
+                n.stat().write(o);
+            })
+        };
+        if watch {
+            self.watches.add(session, path, Kind::Data);
+        }
+        Ok(body)
     }
 
     fn get_data(
@@ -1121,7 +1138,7 @@ impl Server {
         Ok((n.children(), n.stat()))
     }
 
-    fn get_acl(&self, conn: ConnId, path: &str) -> Result<Vec<u8>, Code> {
+    fn get_acl(&self, conn: ConnId, path: &str) -> Result<Body, Code> {
         let n = self.tree.get(path).ok_or(Code::NoNode)?;
         let auth = self.auth_of(conn);
         acl::check(n.acl, perms::READ | perms::ADMIN, &auth)?;
@@ -1193,7 +1210,7 @@ impl Server {
         path: &str,
         wtype: i32,
         remove: bool,
-    ) -> Result<Vec<u8>, Code> {
+    ) -> Result<Body, Code> {
         // checkWatches counts persistent watches as data and child watches
         // (ZooKeeper keeps them in both tables); removal by type does not.
         let kinds: &[Kind] = match wtype {
@@ -1215,7 +1232,7 @@ impl Server {
             }
         }
         if found {
-            Ok(Vec::new())
+            Ok(Body::empty())
         } else {
             Err(Code::NoWatcher)
         }

@@ -8,7 +8,7 @@
 //! Writes may be pipelined: the link to the leader is FIFO, so their txns
 //! come back in the order they were sent.
 
-use super::{Conn, Origin, Server, Shape};
+use super::{Body, Conn, Origin, Server, Shape};
 use crate::core::forward::Forward;
 use crate::core::sessions::password_for;
 use crate::core::tree::Applied;
@@ -139,7 +139,12 @@ impl Server {
         let path = match SyncRequest::read(&mut jute::Reader::new(body)) {
             Ok(r) => r.path,
             Err(_) => {
-                self.reply(at, self.tree.last_zxid, Code::MarshallingError, Vec::new());
+                self.reply(
+                    at,
+                    self.tree.last_zxid,
+                    Code::MarshallingError,
+                    Body::empty(),
+                );
                 return;
             }
         };
@@ -244,8 +249,7 @@ impl Server {
             }
             match head {
                 Awaited::Sync { at, path, .. } => {
-                    let body = jute::to_bytes(&SyncResponse { path });
-                    self.reply(at, last, Code::Ok, body);
+                    self.reply(at, last, Code::Ok, Body::of(&SyncResponse { path }));
                 }
                 Awaited::Write { at, shape } => {
                     let Some((t, applied)) = txn.take() else {
@@ -258,7 +262,7 @@ impl Server {
                 Awaited::Close { at } => {
                     txn.take();
                     used = true;
-                    self.reply(at, last, Code::Ok, Vec::new());
+                    self.reply(at, last, Code::Ok, Body::empty());
                     self.unbind(conn);
                     self.close(conn);
                     return used;
