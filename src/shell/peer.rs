@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -206,7 +206,10 @@ async fn run_link(
         l.insert(peer, tx.clone());
     }
     info!(me, peer, "peer link up");
-    let (mut rd, wr) = stream.into_split();
+    let (rd, wr) = stream.into_split();
+    // Buffered: a batch of proposals or acks arrives in one read instead of
+    // two reads per message.
+    let mut rd = BufReader::with_capacity(64 * 1024, rd);
     let writer = async move {
         let mut wr = BufWriter::new(wr);
         while let Some(frame) = rx.recv().await {
