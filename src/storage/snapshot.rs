@@ -184,7 +184,10 @@ fn db_options() -> Options {
     o.create_missing_column_families(true);
     o.set_paranoid_checks(true);
     o.set_compression_type(rocksdb::DBCompressionType::Lz4);
-    o.set_write_buffer_size(8 << 20);
+    // Memtables are memory the 1M-znode budget pays for (active plus one
+    // flushing): 4 MiB instead of 8 took ~10 MiB off the RSS after loading
+    // 1M znodes (253/250 -> 243/243 MiB) for ~3% more CPU per create.
+    o.set_write_buffer_size(4 << 20);
     o.set_max_open_files(256);
     o.set_keep_log_file_num(2);
     // The sessions and meta column families never fill a memtable, so
