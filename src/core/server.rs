@@ -25,7 +25,7 @@ use super::image;
 use super::prep::{self, Ctx, WriteRequest};
 use super::sessions::{password_for, SessionTracker};
 use super::stats::{ConnStats, ServerStats};
-use super::tree::{Applied, DataTree, Restorer, Trigger};
+use super::tree::{Applied, DataTree, Node, Restorer, Trigger};
 use super::txn::{Txn, TxnOp};
 use super::watches::{Kind, WatchManager};
 use super::{ConnId, SessionId, Zxid};
@@ -190,10 +190,6 @@ fn frame(write: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let len = (out.len() - 4) as i32;
     out[..4].copy_from_slice(&len.to_be_bytes());
     out
-}
-
-fn encode<T: Jute>(v: &T) -> Body {
-    Body::of(v)
 }
 
 fn read_body<T: Jute>(body: &[u8]) -> Result<T, Code> {
@@ -894,24 +890,24 @@ impl Server {
                         _ => MultiResult::Error(Code::RuntimeInconsistency.as_i32()),
                     })
                     .collect();
-                (Code::Ok, encode(&MultiResponse { results }))
+                (Code::Ok, Body::of(&MultiResponse { results }))
             }
             (_, Applied::Failed(c)) => (c, Body::empty()),
             (Shape::Create, Applied::Created { path, .. }) => {
-                (Code::Ok, encode(&CreateResponse { path }))
+                (Code::Ok, Body::of(&CreateResponse { path }))
             }
             (Shape::Create2, Applied::Created { path, stat }) => {
-                (Code::Ok, encode(&Create2Response { path, stat }))
+                (Code::Ok, Body::of(&Create2Response { path, stat }))
             }
             (Shape::SetData, Applied::DataSet { stat }) => {
-                (Code::Ok, encode(&SetDataResponse { stat }))
+                (Code::Ok, Body::of(&SetDataResponse { stat }))
             }
             (Shape::SetAcl, Applied::AclSet { stat }) => {
-                (Code::Ok, encode(&SetAclResponse { stat }))
+                (Code::Ok, Body::of(&SetAclResponse { stat }))
             }
             (Shape::Check(p), Applied::Checked) => {
                 let stat = self.tree.get(p).map(|n| n.stat()).unwrap_or_default();
-                (Code::Ok, encode(&SetDataResponse { stat }))
+                (Code::Ok, Body::of(&SetDataResponse { stat }))
             }
             (Shape::Empty, _) => (Code::Ok, Body::empty()),
             _ => (Code::SystemError, Body::empty()),
@@ -931,17 +927,17 @@ impl Server {
             }
             op::GET_CHILDREN => read_body::<GetChildrenRequest>(body).and_then(|r| {
                 self.get_children(conn, session, &r.path, r.watch)
-                    .map(|(children, _)| encode(&GetChildrenResponse { children }))
+                    .map(|(children, _)| Body::of(&GetChildrenResponse { children }))
             }),
             op::GET_CHILDREN2 => read_body::<GetChildren2Request>(body).and_then(|r| {
                 self.get_children(conn, session, &r.path, r.watch)
-                    .map(|(children, stat)| encode(&GetChildren2Response { children, stat }))
+                    .map(|(children, stat)| Body::of(&GetChildren2Response { children, stat }))
             }),
             op::GET_ALL_CHILDREN_NUMBER => {
                 read_body::<GetAllChildrenNumberRequest>(body).and_then(|r| {
                     self.readable(conn, &r.path)?;
                     let total_number = self.tree.descendant_count(&r.path) as i32;
-                    Ok(encode(&GetAllChildrenNumberResponse { total_number }))
+                    Ok(Body::of(&GetAllChildrenNumberResponse { total_number }))
                 })
             }
             op::GET_EPHEMERALS => read_body::<GetEphemeralsRequest>(body).map(|r| {
@@ -952,10 +948,10 @@ impl Server {
                     .into_iter()
                     .filter(|p| prefix.is_empty() || prefix == "/" || p.starts_with(&r.prefix_path))
                     .collect();
-                encode(&GetEphemeralsResponse { ephemerals })
+                Body::of(&GetEphemeralsResponse { ephemerals })
             }),
             op::SYNC => {
-                read_body::<SyncRequest>(body).map(|r| encode(&SyncResponse { path: r.path }))
+                read_body::<SyncRequest>(body).map(|r| Body::of(&SyncResponse { path: r.path }))
             }
             op::SET_WATCHES => read_body::<SetWatches>(body).map(|w| {
                 self.set_watches(
@@ -989,7 +985,7 @@ impl Server {
                 };
                 self.watches.add(session, &r.path, kind);
                 // ZooKeeper answers addWatch with an ErrorResponse of 0.
-                Ok(encode(&ErrorResponse { err: 0 }))
+                Ok(Body::of(&ErrorResponse { err: 0 }))
             }),
             op::CHECK_WATCHES => read_body::<CheckWatchesRequest>(body)
                 .and_then(|r| self.watch_op(session, &r.path, r.watcher_type, false)),
@@ -1010,7 +1006,7 @@ impl Server {
                             .collect()
                     })
                     .unwrap_or_default();
-                Ok(encode(&WhoAmIResponse { client_info }))
+                Ok(Body::of(&WhoAmIResponse { client_info }))
             }
             op::MULTI_READ => read_body::<MultiRequest>(body).and_then(|m| {
                 if m.ops
@@ -1039,7 +1035,7 @@ impl Server {
                         _ => MultiResult::Error(Code::MarshallingError.as_i32()),
                     })
                     .collect();
-                Ok(encode(&MultiResponse { results }))
+                Ok(Body::of(&MultiResponse { results }))
             }),
             other => {
                 warn!(conn, op = other, "unimplemented opcode");
@@ -1060,13 +1056,12 @@ impl Server {
     }
 
     /// Checks the node exists and READ is granted.
-    fn readable(&self, conn: ConnId, path: &str) -> Result<(), Code> {
+    /// The node at `path`, if it exists and READ is granted.
+    fn readable(&self, conn: ConnId, path: &str) -> Result<Node<'_>, Code> {
         let n = self.tree.get(path).ok_or(Code::NoNode)?;
-        let auth = self.conns.get(&conn).map(|c| &c.auth);
-        match auth {
-            Some(a) => acl::check(n.acl, perms::READ, a),
-            None => Err(Code::NoAuth),
-        }
+        let auth = self.conns.get(&conn).map(|c| &c.auth).ok_or(Code::NoAuth)?;
+        acl::check(n.acl, perms::READ, auth)?;
+        Ok(n)
     }
 
     fn exists(&mut self, session: SessionId, r: &ExistsRequest) -> Result<Body, Code> {
@@ -1077,7 +1072,7 @@ impl Server {
             self.watches.add(session, &r.path, Kind::Data);
         }
         let n = self.tree.get(&r.path).ok_or(Code::NoNode)?;
-        Ok(encode(&ExistsResponse { stat: n.stat() }))
+        Ok(Body::of(&ExistsResponse { stat: n.stat() }))
     }
 
     /// getData's reply, encoded from the node in place (no copy of its
@@ -1090,15 +1085,11 @@ impl Server {
         path: &str,
         watch: bool,
     ) -> Result<Body, Code> {
-        let body = {
-            let n = self.tree.get(path).ok_or(Code::NoNode)?;
-            let auth = self.conns.get(&conn).map(|c| &c.auth).ok_or(Code::NoAuth)?;
-            acl::check(n.acl, perms::READ, auth)?;
-            Body::with(|o| {
-                write_buffer(o, n.data);
-                n.stat().write(o);
-            })
-        };
+        let n = self.readable(conn, path)?;
+        let body = Body::with(|o| {
+            write_buffer(o, n.data);
+            n.stat().write(o);
+        });
         if watch {
             self.watches.add(session, path, Kind::Data);
         }
@@ -1112,15 +1103,15 @@ impl Server {
         path: &str,
         watch: bool,
     ) -> Result<GetDataResponse, Code> {
-        self.readable(conn, path)?;
+        let n = self.readable(conn, path)?;
+        let got = GetDataResponse {
+            data: n.data.map(<[u8]>::to_vec),
+            stat: n.stat(),
+        };
         if watch {
             self.watches.add(session, path, Kind::Data);
         }
-        let n = self.tree.get(path).ok_or(Code::NoNode)?;
-        Ok(GetDataResponse {
-            data: n.data.map(<[u8]>::to_vec),
-            stat: n.stat(),
-        })
+        Ok(got)
     }
 
     fn get_children(
@@ -1130,12 +1121,12 @@ impl Server {
         path: &str,
         watch: bool,
     ) -> Result<(Vec<String>, Stat), Code> {
-        self.readable(conn, path)?;
+        let n = self.readable(conn, path)?;
+        let got = (n.children(), n.stat());
         if watch {
             self.watches.add(session, path, Kind::Child);
         }
-        let n = self.tree.get(path).ok_or(Code::NoNode)?;
-        Ok((n.children(), n.stat()))
+        Ok(got)
     }
 
     fn get_acl(&self, conn: ConnId, path: &str) -> Result<Body, Code> {
@@ -1152,7 +1143,7 @@ impl Server {
                 }
             }
         }
-        Ok(encode(&GetAclResponse {
+        Ok(Body::of(&GetAclResponse {
             acl: list,
             stat: n.stat(),
         }))
